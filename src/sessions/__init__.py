@@ -1,0 +1,82 @@
+"""Server-side HTTP sessions for every Python web framework.
+
+A signed session-id cookie, the data in a server-side store, and the
+request/response model of express-session, rebuilt as a sans-IO core
+(:mod:`sessions.cycle`) with thin adapters in :mod:`sessions_adapters`.
+"""
+
+from sessions.config import CookieOptions, SessionConfig
+from sessions.cycle import (
+    ClearCookie,
+    CookieWithheld,
+    CycleState,
+    Destroy,
+    LoadSession,
+    NoSession,
+    RequestFacts,
+    Save,
+    SessionCycle,
+    SessionReady,
+    SetCookie,
+    Touch,
+)
+from sessions.errors import (
+    ConfigError,
+    InvalidSessionIdError,
+    NoSessionError,
+    SerializationError,
+    SessionCommittedError,
+    SessionError,
+    SessionNotFoundError,
+    StoreError,
+    UsageError,
+)
+from sessions.records import SessionRecord
+from sessions.runner import AsyncRunner, AsyncSession, SyncRunner, SyncSession
+from sessions.session import Session, SessionCookie
+from sessions.stores.base import (
+    AsyncEnumerableStore,
+    AsyncStore,
+    EnumerableStore,
+    Store,
+)
+from sessions.stores.memory import AsyncMemoryStore, MemoryStore
+
+__all__ = [
+    "AsyncEnumerableStore",
+    "AsyncMemoryStore",
+    "AsyncRunner",
+    "AsyncSession",
+    "AsyncStore",
+    "ClearCookie",
+    "ConfigError",
+    "CookieOptions",
+    "CookieWithheld",
+    "CycleState",
+    "Destroy",
+    "EnumerableStore",
+    "InvalidSessionIdError",
+    "LoadSession",
+    "MemoryStore",
+    "NoSession",
+    "NoSessionError",
+    "RequestFacts",
+    "Save",
+    "SerializationError",
+    "Session",
+    "SessionCommittedError",
+    "SessionConfig",
+    "SessionCookie",
+    "SessionCycle",
+    "SessionError",
+    "SessionNotFoundError",
+    "SessionReady",
+    "SessionRecord",
+    "SetCookie",
+    "Store",
+    "StoreError",
+    "SyncRunner",
+    "SyncSession",
+    "Touch",
+    "UsageError",
+]

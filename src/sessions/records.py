@@ -1,0 +1,174 @@
+"""What a store keeps for one session, and how it becomes JSON.
+
+A :class:`SessionRecord` holds the session data, when the store must forget
+it, the cookie's original max-age and when the session was created. Stores
+turn it into JSON text with :func:`record_to_json` and back with
+:func:`record_from_json`; the (un)structuring is done by a :mod:`cattrs`
+converter, never by pickle, so a store never executes what it reads.
+
+Session data must be exactly representable in JSON: ``dict`` with ``str``
+keys, ``list``, ``str``, ``int``, finite ``float``, ``bool`` and ``None``.
+:func:`check_json_data` enforces that before anything is written, so that
+nothing comes back from a store as a different type than it went in (a
+``tuple`` as a ``list``, a ``datetime`` as a ``str``, an ``int`` key as a
+``str``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timezone
+from typing import Any
+
+import attrs
+import cattrs
+
+from sessions.errors import SerializationError
+
+__all__ = [
+    "SessionRecord",
+    "canonical_json",
+    "check_json_data",
+    "record_converter",
+    "record_from_json",
+    "record_to_json",
+]
+
+_FORMAT_VERSION = 1
+
+
+@attrs.frozen(kw_only=True)
+class SessionRecord:
+    """One stored session.
+
+    Attributes:
+        data: The session's key/value data (JSON-safe).
+        expires: When the store must forget the session (timezone-aware).
+            For a session with a persistent cookie this equals the cookie's
+            expiry; otherwise it is the end of the idle timeout.
+        max_age: The cookie's original max-age in seconds, restored by
+            ``touch()``; ``None`` for a browser-session cookie.
+        created: When the session was first created (timezone-aware).
+    """
+
+    data: dict[str, Any]
+    expires: datetime
+    max_age: int | None
+    created: datetime
+
+    def is_expired(self, now: datetime) -> bool:
+        """Whether the record's lifetime is over at ``now``."""
+        return self.expires <= now
+
+
+def _structure_datetime(value: object, _type: object) -> datetime:
+    if not isinstance(value, str):
+        raise TypeError("a timestamp must be an ISO 8601 string")
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError("a stored timestamp must carry a UTC offset")
+    return moment.astimezone(timezone.utc)
+
+
+def _structure_data(value: object, _type: object) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise TypeError("session data must be a JSON object")
+    return value
+
+
+record_converter = cattrs.Converter()
+"""The :mod:`cattrs` converter between :class:`SessionRecord` and JSON-safe
+primitives. Timestamps become ISO 8601 strings with a UTC offset."""
+
+record_converter.register_unstructure_hook(datetime, datetime.isoformat)
+record_converter.register_structure_hook(datetime, _structure_datetime)
+record_converter.register_structure_hook_func(
+    lambda type_: type_ == dict[str, Any], _structure_data
+)
+
+
+def record_to_json(record: SessionRecord) -> str:
+    """Serialise ``record`` as compact JSON text.
+
+    Raises:
+        SerializationError: the data holds a value JSON cannot carry exactly.
+    """
+    check_json_data(record.data)
+    document = record_converter.unstructure(record)
+    document["v"] = _FORMAT_VERSION
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+
+
+def record_from_json(text: str | bytes) -> SessionRecord:
+    """Parse text written by :func:`record_to_json`.
+
+    Raises:
+        ValueError: the text is not a record this library wrote; the
+            :mod:`cattrs` error describing each bad field is chained.
+    """
+    try:
+        document = json.loads(text)
+        if not isinstance(document, dict):
+            raise TypeError("a stored record must be a JSON object")
+        version = document.pop("v", None)
+        if version != _FORMAT_VERSION:
+            raise ValueError(f"unknown record format version {version!r}")
+        return record_converter.structure(document, SessionRecord)
+    except (ValueError, TypeError, cattrs.BaseValidationError) as error:
+        raise ValueError(f"not a valid session record: {error}") from error
+
+
+def canonical_json(data: dict[str, Any]) -> str:
+    """Return a canonical JSON text of ``data``: equal data, equal text.
+
+    Keys are sorted, so the result does not depend on insertion order. Used
+    to detect changes, including in-place changes deep inside the data.
+
+    Raises:
+        TypeError, ValueError: the data is not JSON-safe; call
+            :func:`check_json_data` for an error that names the key.
+    """
+    return json.dumps(
+        data,
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
+    )
+
+
+# Subclasses (an IntEnum, a StrEnum) are refused: they would come back as the
+# plain base type.
+_EXACT_SCALARS = (type(None), str, bool, int)
+
+
+def check_json_data(data: object, path: str = "") -> None:
+    """Raise :class:`SerializationError` naming the first value in ``data``
+    that JSON cannot represent exactly."""
+    kind = type(data)
+    if kind in _EXACT_SCALARS:
+        return
+    if kind is float and isinstance(data, float):
+        if not math.isfinite(data):
+            raise SerializationError(path, f"{data!r} has no JSON form")
+        return
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if not isinstance(key, str):
+                raise SerializationError(
+                    path,
+                    f"key {key!r} is a {type(key).__name__}; JSON keys are "
+                    "strings, so it would come back changed",
+                )
+            check_json_data(value, f"{path}.{key}" if path else key)
+        return
+    if isinstance(data, list):
+        for index, item in enumerate(data):
+            check_json_data(item, f"{path}[{index}]")
+        return
+    raise SerializationError(
+        path,
+        f"a {type(data).__name__} cannot be stored as JSON without changing "
+        "type; convert it to a list, dict, str or number first",
+    )

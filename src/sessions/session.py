@@ -1,0 +1,283 @@
+"""The session object a request handler works with.
+
+:class:`Session` is a real :class:`dict`, so code written for Flask's or
+Starlette's dict sessions keeps working (``json.dumps(session)``,
+``dict(session)``, ``session | other``). Changes are found by comparing a
+canonical JSON text of the data with the one taken when the session was
+loaded or last saved, so every mutation counts, including in-place changes
+deep inside nested values, and a request that only reads never writes.
+
+Lifecycle methods (:meth:`Session.regenerate`, :meth:`Session.destroy`,
+:meth:`Session.touch`, :meth:`Session.detach`) only record an intent; the
+request cycle turns it into store operations and cookie headers when the
+response starts. ``save()`` and ``reload()`` need I/O, so they live on the
+adapter-specific subclasses :class:`~sessions.SyncSession` and
+:class:`~sessions.AsyncSession`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sessions.errors import SessionCommittedError
+from sessions.ids import check_session_id
+from sessions.records import SessionRecord, canonical_json
+
+__all__ = ["Session", "SessionCookie"]
+
+_EMPTY = canonical_json({})
+
+
+class SessionCookie:
+    """The lifetime of one session's cookie, which a handler may change.
+
+    Reading :attr:`max_age` gives the time remaining; assigning it (or
+    :attr:`expires`) changes this session's cookie and stored expiry from
+    this response on. Other cookie attributes come from the configuration.
+    """
+
+    __slots__ = ("_session",)
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    @property
+    def max_age(self) -> int | None:
+        """Seconds left before the cookie expires; ``None`` for a
+        browser-session cookie. Assign seconds (or a ``timedelta``) to give
+        this session a new lifetime, or ``None`` to make its cookie end with
+        the browser. Zero or less ends the session like ``destroy()``."""
+        session = self._session
+        if session._expires is None:
+            return None
+        return max(0, round((session._expires - session._now).total_seconds()))
+
+    @max_age.setter
+    def max_age(self, value: int | timedelta | None) -> None:
+        session = self._session
+        session._check_open()
+        if value is None:
+            session._max_age = None
+            session._expires = None
+        else:
+            if isinstance(value, timedelta):
+                value = round(value.total_seconds())
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError("max_age must be seconds (int), a timedelta or None")
+            session._max_age = value
+            session._expires = session._now + timedelta(seconds=value)
+        session._cookie_changed = True
+
+    @property
+    def expires(self) -> datetime | None:
+        """When the cookie expires (timezone-aware), or ``None`` for a
+        browser-session cookie. Assigning a past moment ends the session
+        like ``destroy()``."""
+        return self._session._expires
+
+    @expires.setter
+    def expires(self, value: datetime | None) -> None:
+        session = self._session
+        session._check_open()
+        if value is None:
+            session._max_age = None
+        else:
+            if value.tzinfo is None:
+                raise ValueError("expires must be a timezone-aware datetime")
+            session._max_age = round((value - session._now).total_seconds())
+        session._expires = value
+        session._cookie_changed = True
+
+    @property
+    def original_max_age(self) -> int | None:
+        """The lifetime in seconds that :meth:`Session.touch` and every
+        re-sent cookie restore; ``None`` for a browser-session cookie."""
+        return self._session._max_age
+
+    def __repr__(self) -> str:
+        return f"SessionCookie(max_age={self.max_age!r}, expires={self.expires!r})"
+
+
+class Session(dict[str, Any]):
+    """The data of one session, plus what the handler wants done with it.
+
+    Instances are made by the request cycle, not by application code.
+    """
+
+    __slots__ = (
+        "_cookie_changed",
+        "_created",
+        "_default_max_age",
+        "_destroyed",
+        "_detached",
+        "_doomed",
+        "_expires",
+        "_genid",
+        "_id",
+        "_max_age",
+        "_now",
+        "_persisted",
+        "_regenerated",
+        "_sealed",
+        "_snapshot",
+        "_stored_max_age",
+        "_touched",
+    )
+
+    def __init__(
+        self,
+        *,
+        session_id: str,
+        now: datetime,
+        genid: Callable[[], str],
+        record: SessionRecord | None = None,
+        max_age: int | None = None,
+    ) -> None:
+        """Build a session: loaded from ``record``, or new and empty when
+        ``record`` is ``None``. ``max_age`` is the configured cookie max-age,
+        used for new sessions."""
+        super().__init__()
+        self._id = session_id
+        self._now = now
+        self._genid = genid
+        self._doomed: list[str] = []
+        self._regenerated = False
+        self._destroyed = False
+        self._detached = False
+        self._touched = False
+        self._cookie_changed = False
+        self._sealed = False
+        self._default_max_age = max_age
+        if record is None:
+            self._persisted = False
+            self._snapshot = _EMPTY
+            self._created = now
+            self._set_lifetime(max_age)
+            self._stored_max_age = max_age
+        else:
+            self._adopt(record)
+
+    # -- state shared with the request cycle ---------------------------------
+
+    def _set_lifetime(self, max_age: int | None) -> None:
+        self._max_age = max_age
+        self._expires = (
+            None if max_age is None else self._now + timedelta(seconds=max_age)
+        )
+
+    def _adopt(self, record: SessionRecord) -> None:
+        """Take ``record``, just read from the store, as this session's state."""
+        dict.clear(self)
+        dict.update(self, record.data)
+        self._persisted = True
+        self._snapshot = canonical_json(record.data)
+        self._created = record.created
+        self._max_age = self._stored_max_age = record.max_age
+        self._expires = record.expires if record.max_age is not None else None
+        self._cookie_changed = False
+
+    def _check_open(self) -> None:
+        if self._sealed:
+            raise SessionCommittedError(
+                "the response has already started: this change could no longer "
+                "reach the cookie or the store; call save() to persist data "
+                "changed this late"
+            )
+
+    def _replace_id(self) -> None:
+        """Retire the current id (destroying it at commit if it was stored)
+        and continue under a new one."""
+        if self._persisted:
+            self._doomed.append(self._id)
+        self._id = check_session_id(self._genid())
+        self._persisted = False
+        self._snapshot = _EMPTY
+        self._stored_max_age = None
+        self._created = self._now
+
+    # -- public API ----------------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        """The session id. After :meth:`regenerate` it is already the new one."""
+        return self._id
+
+    @property
+    def is_new(self) -> bool:
+        """Whether the store had no record of this session when it was made
+        available to the handler (or since :meth:`regenerate`/:meth:`destroy`)."""
+        return not self._persisted
+
+    @property
+    def cookie(self) -> SessionCookie:
+        """This session's cookie lifetime; see :class:`SessionCookie`."""
+        return SessionCookie(self)
+
+    @property
+    def created(self) -> datetime:
+        """When this session was first created."""
+        return self._created
+
+    def regenerate(self, keep_data: bool = False) -> None:
+        """Move the session to a new id, to defeat session fixation.
+
+        Call it whenever privileges change, above all at login. The old id
+        is deleted from the store when the response starts, and the cookie
+        is re-issued with the new id. The data is cleared unless
+        ``keep_data`` is true. The same object stays valid.
+        """
+        self._check_open()
+        self._replace_id()
+        self._regenerated = True
+        self._destroyed = False
+        if not keep_data:
+            dict.clear(self)
+
+    def destroy(self) -> None:
+        """End the session: it is deleted from the store and the client is
+        sent a cookie that expires it.
+
+        The object then behaves as a new, empty session; if the handler puts
+        data into it afterwards, that data is saved under a new id.
+        """
+        self._check_open()
+        self._replace_id()
+        self._destroyed = True
+        self._regenerated = False
+        dict.clear(self)
+        self._set_lifetime(self._default_max_age)
+
+    def touch(self) -> None:
+        """Restart the session's lifetime: at commit, the stored expiry and
+        the cookie move to now plus the original max-age, even when nothing
+        else changed."""
+        self._check_open()
+        self._touched = True
+
+    def detach(self) -> None:
+        """Stop managing this session for the rest of the request, like
+        ``req.session = null`` in express-session.
+
+        What happens to the stored copy follows ``SessionConfig.unset``:
+        ``"keep"`` leaves it as it was (this request's changes are dropped),
+        ``"destroy"`` deletes it and clears the cookie.
+        """
+        self._check_open()
+        self._detached = True
+
+    @property
+    def is_modified(self) -> bool:
+        """Whether the data differs from what the store last saw."""
+        return self._data_changed()
+
+    def _data_changed(self) -> bool:
+        try:
+            return canonical_json(self) != self._snapshot
+        except (TypeError, ValueError):
+            # Not JSON-safe: certainly changed; the save reports the key.
+            return True
+
+    def __repr__(self) -> str:
+        return f"Session({dict.__repr__(self)})"

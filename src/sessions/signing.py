@@ -1,0 +1,57 @@
+"""Signing session ids for the cookie, with a rotating list of secrets.
+
+The cookie carries ``<id>.<signature>``, where the signature is an
+HMAC-SHA256 (computed by :mod:`itsdangerous`) of the id under a key derived
+from the secret. The first secret of the list signs; every secret verifies.
+Anything that does not verify, whatever its shape, is simply "no id".
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+from itsdangerous import BadSignature, Signer
+
+__all__ = ["IdSigner"]
+
+_SALT = b"sessions.cookie-id"
+
+
+class IdSigner:
+    """Signs and verifies session ids.
+
+    Args:
+        secrets: The secrets, newest first. The first one signs.
+    """
+
+    __slots__ = ("_signer",)
+
+    def __init__(self, secrets: Sequence[bytes]) -> None:
+        if not secrets:
+            raise ValueError("at least one secret is needed")
+        # itsdangerous signs with the last key of its list and verifies with
+        # every key, so it gets the secrets oldest first.
+        self._signer = Signer(
+            list(reversed(secrets)),
+            salt=_SALT,
+            key_derivation="hmac",
+            digest_method=hashlib.sha256,
+        )
+
+    def sign(self, session_id: str) -> str:
+        """Return the cookie value for ``session_id``."""
+        return self._signer.sign(session_id).decode("ascii")
+
+    def unsign(self, cookie_value: str) -> str | None:
+        """Return the id inside ``cookie_value``, or ``None`` if it does not
+        verify against any secret. Never raises on malformed input."""
+        if "." not in cookie_value:
+            return None
+        try:
+            session_id = self._signer.unsign(cookie_value)
+        except (BadSignature, UnicodeError, ValueError):
+            return None
+        if not session_id:
+            return None
+        return session_id.decode("utf-8")

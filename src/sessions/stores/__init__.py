@@ -1,0 +1,1 @@
+"""Session stores: the protocols, and the implementations that ship."""
