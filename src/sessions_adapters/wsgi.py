@@ -28,8 +28,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
-from types import TracebackType
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING
 
 from sessions.config import SessionConfig
 from sessions.cycle import RequestFacts
@@ -39,6 +38,10 @@ from sessions.signing import IdSigner
 from sessions.stores.base import Store
 from sessions.stores.memory import MemoryStore
 
+if TYPE_CHECKING:
+    from _typeshed import OptExcInfo
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
 __all__ = ["ENVIRON_KEY", "SessionMiddleware", "get_session"]
 
 logger = logging.getLogger(__name__)
@@ -46,17 +49,8 @@ logger = logging.getLogger(__name__)
 ENVIRON_KEY = "sessions.session"
 """Where the session lives in the WSGI environ."""
 
-_ExcInfo: TypeAlias = (
-    "tuple[type[BaseException], BaseException, TracebackType | None]"
-    " | tuple[None, None, None]"
-)
-StartResponse: TypeAlias = (
-    "Callable[[str, list[tuple[str, str]], _ExcInfo | None], Callable[[bytes], object]]"
-)
-WSGIApp: TypeAlias = "Callable[[dict[str, Any], StartResponse], Iterable[bytes]]"
 
-
-def get_session(environ: dict[str, Any]) -> SyncSession:
+def get_session(environ: WSGIEnvironment) -> SyncSession:
     """Return the request's session.
 
     Raises:
@@ -73,7 +67,7 @@ def get_session(environ: dict[str, Any]) -> SyncSession:
     return session
 
 
-def request_facts(environ: dict[str, Any], now: datetime) -> RequestFacts:
+def request_facts(environ: WSGIEnvironment, now: datetime) -> RequestFacts:
     """Translate a WSGI environ into the core's request facts."""
     cookie = environ.get("HTTP_COOKIE")
     forwarded = environ.get("HTTP_X_FORWARDED_PROTO")
@@ -121,7 +115,7 @@ class SessionMiddleware:
 
     def __init__(
         self,
-        app: WSGIApp,
+        app: WSGIApplication,
         config: SessionConfig,
         store: Store | None = None,
         *,
@@ -135,7 +129,7 @@ class SessionMiddleware:
         self._warned_withheld = False
 
     def __call__(
-        self, environ: dict[str, Any], start_response: StartResponse
+        self, environ: WSGIEnvironment, start_response: StartResponse
     ) -> Iterable[bytes]:
         runner = SyncRunner(
             self.config, self.store, signer=self._signer, clock=self.clock
@@ -151,7 +145,7 @@ class SessionMiddleware:
         def session_start_response(
             status: str,
             headers: list[tuple[str, str]],
-            exc_info: _ExcInfo | None = None,
+            exc_info: OptExcInfo | None = None,
         ) -> Callable[[bytes], object]:
             nonlocal cookies
             if cookies is None:
