@@ -12,10 +12,13 @@ import hashlib
 from collections.abc import Sequence
 
 from itsdangerous import BadSignature, Signer
+from itsdangerous.encoding import base64_decode, base64_encode
 
 __all__ = ["IdSigner"]
 
 _SALT = b"sessions.cookie-id"
+# An HMAC-SHA256 digest (32 bytes) in unpadded URL-safe base64.
+_SIGNATURE_LENGTH = 43
 
 
 class IdSigner:
@@ -46,7 +49,16 @@ class IdSigner:
     def unsign(self, cookie_value: str) -> str | None:
         """Return the id inside ``cookie_value``, or ``None`` if it does not
         verify against any secret. Never raises on malformed input."""
-        if "." not in cookie_value:
+        signature = cookie_value.rpartition(".")[2]
+        if len(signature) != _SIGNATURE_LENGTH or not signature.isascii():
+            return None
+        # Base64 lets the last character vary in bits that decoding drops,
+        # so several texts decode to one signature. Only the canonical text
+        # counts: any changed character is a different cookie.
+        try:
+            if base64_encode(base64_decode(signature)).decode("ascii") != signature:
+                return None
+        except Exception:  # itsdangerous raises BadData or binascii errors
             return None
         try:
             session_id = self._signer.unsign(cookie_value)
