@@ -35,9 +35,18 @@ from sessions.cycle import (
 from sessions.records import SessionRecord
 from sessions.session import Session
 from sessions.signing import IdSigner
-from sessions.stores.base import AsyncStore, Store
+from sessions.stores.base import AsyncStore, Store, is_async_store
+from sessions.stores.memory import MemoryStore
 
-__all__ = ["AsyncRunner", "AsyncSession", "SyncRunner", "SyncSession", "utc_now"]
+__all__ = [
+    "AsyncRunner",
+    "AsyncSession",
+    "SyncRunner",
+    "SyncSession",
+    "async_store",
+    "sync_store",
+    "utc_now",
+]
 
 StoreOp: TypeAlias = "LoadSession | Save | Touch | Destroy"
 _Result = TypeVar("_Result")
@@ -47,6 +56,46 @@ Steps: TypeAlias = "Generator[StoreOp, SessionRecord | None, _Result]"
 def utc_now() -> datetime:
     """The default clock: the current time in UTC."""
     return datetime.now(timezone.utc)
+
+
+def sync_store(store: Store | AsyncStore | None) -> Store:
+    """The store a synchronous adapter uses: ``None`` means a new
+    :class:`~sessions.MemoryStore`.
+
+    Raises:
+        TypeError: ``store`` is asynchronous.
+    """
+    if store is None:
+        return MemoryStore()
+    if is_async_store(store):
+        raise TypeError(
+            f"{type(store).__name__} is an asynchronous store; a synchronous "
+            "framework needs a synchronous one"
+        )
+    assert isinstance(store, Store)
+    return store
+
+
+def async_store(store: Store | AsyncStore | None) -> AsyncStore:
+    """The store an asynchronous adapter uses: ``None`` means a new
+    :class:`~sessions.MemoryStore`, and a ``MemoryStore`` is used through
+    its asynchronous face.
+
+    Raises:
+        TypeError: ``store`` is a synchronous store that would block the
+            event loop.
+    """
+    if store is None:
+        return MemoryStore().as_async()
+    if isinstance(store, MemoryStore):
+        return store.as_async()
+    if not is_async_store(store):
+        raise TypeError(
+            f"{type(store).__name__} is a synchronous store and would block the "
+            "event loop; pass its asynchronous counterpart"
+        )
+    assert isinstance(store, AsyncStore)
+    return store
 
 
 # -- the steps of a request, written once -------------------------------------

@@ -24,7 +24,6 @@ application's own headers. A store failure there propagates out of
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
@@ -32,11 +31,11 @@ from typing import TYPE_CHECKING
 
 from sessions.config import SessionConfig
 from sessions.cycle import RequestFacts
-from sessions.errors import NoSessionError, SessionCommittedError
-from sessions.runner import SyncRunner, SyncSession, utc_now
+from sessions.errors import NoSessionError
+from sessions.runner import SyncRunner, SyncSession, sync_store, utc_now
 from sessions.signing import IdSigner
 from sessions.stores.base import Store
-from sessions.stores.memory import MemoryStore
+from sessions_adapters._common import WithheldCookieLog, finish_after_error
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
@@ -123,10 +122,10 @@ class SessionMiddleware:
     ) -> None:
         self.app = app
         self.config = config
-        self.store: Store = store if store is not None else MemoryStore()
+        self.store = sync_store(store)
         self.clock = clock
         self._signer = IdSigner(config.secret)
-        self._warned_withheld = False
+        self._withheld = WithheldCookieLog(logger)
 
     def __call__(
         self, environ: WSGIEnvironment, start_response: StartResponse
@@ -137,7 +136,7 @@ class SessionMiddleware:
         try:
             session = runner.load(request_facts(environ, self.clock()))
         except BaseException:
-            runner.finish()
+            finish_after_error(runner)
             raise
         environ[ENVIRON_KEY] = session
         cookies: list[str] | None = None
@@ -152,28 +151,13 @@ class SessionMiddleware:
                 if session is not None and environ.get(ENVIRON_KEY) is None:
                     session.detach()
                 cookies = runner.commit()
-                self._log_withheld(runner)
+                self._withheld.report(runner)
             headers = [*headers, *(("Set-Cookie", value) for value in cookies)]
             return start_response(status, headers, exc_info)
 
         try:
             body = self.app(environ, session_start_response)
         except BaseException:
-            # The application's own error is what matters; a late-change
-            # complaint from the cycle would only hide it.
-            with contextlib.suppress(SessionCommittedError):
-                runner.finish()
+            finish_after_error(runner)
             raise
         return _Closing(body, runner)
-
-    def _log_withheld(self, runner: SyncRunner) -> None:
-        for reason in runner.withheld:
-            if self._warned_withheld:
-                logger.debug("session cookie not sent: %s", reason)
-            else:
-                self._warned_withheld = True
-                logger.warning(
-                    "session cookie not sent (%s): cookie.secure=True needs "
-                    "HTTPS; behind a TLS-terminating proxy set trust_proxy=True",
-                    reason,
-                )

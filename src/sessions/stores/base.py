@@ -13,13 +13,20 @@ cause. "Not found" is ``None``, never an exception.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from sessions.records import SessionRecord
 
-__all__ = ["AsyncEnumerableStore", "AsyncStore", "EnumerableStore", "Store"]
+__all__ = [
+    "AsyncEnumerableStore",
+    "AsyncStore",
+    "EnumerableStore",
+    "Store",
+    "is_async_store",
+]
 
 
 @runtime_checkable
@@ -92,3 +99,9 @@ class AsyncEnumerableStore(AsyncStore, Protocol):
 
     async def clear(self) -> None:
         """See :meth:`EnumerableStore.clear`."""
+
+
+def is_async_store(store: object) -> bool:
+    """Whether ``store`` implements the asynchronous protocol (its ``get``
+    is a coroutine function)."""
+    return inspect.iscoroutinefunction(getattr(store, "get", None))

@@ -1,0 +1,42 @@
+"""Small pieces every adapter needs; no framework is imported here."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from sessions.errors import SessionCommittedError
+from sessions.runner import AsyncRunner, SyncRunner
+
+
+class WithheldCookieLog:
+    """Logs cookies that could not be sent: a warning the first time (it
+    usually means a missing ``trust_proxy``), then at debug level."""
+
+    __slots__ = ("_logger", "_warned")
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self._logger = logger
+        self._warned = False
+
+    def report(self, runner: SyncRunner | AsyncRunner) -> None:
+        for reason in runner.withheld:
+            if self._warned:
+                self._logger.debug("session cookie not sent: %s", reason)
+                continue
+            self._warned = True
+            self._logger.warning(
+                "session cookie not sent (%s): cookie.secure=True needs HTTPS; "
+                "behind a TLS-terminating proxy set trust_proxy=True",
+                reason,
+            )
+
+
+def finish_after_error(runner: SyncRunner | AsyncRunner) -> None:
+    """Close the cycle of a request whose handler raised.
+
+    The handler's exception is what the framework must see, so a complaint
+    about session changes made after the response started is dropped.
+    """
+    with contextlib.suppress(SessionCommittedError):
+        runner.finish()
