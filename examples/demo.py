@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import html
 import os
 import secrets
 from collections.abc import Iterable
-from datetime import timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 from wsgiref.simple_server import make_server
+
+from pages import REMEMBER_FOR, home_page, login_name
 
 from sessions import SessionConfig
 from sessions_adapters.wsgi import SessionMiddleware, get_session
@@ -31,36 +31,7 @@ from sessions_adapters.wsgi import SessionMiddleware, get_session
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
-REMEMBER_FOR = timedelta(days=30)
 MAX_FORM_BYTES = 10_000
-
-PAGE = """<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><title>sessions demo</title>
-<style>
-body {{ font-family: system-ui, sans-serif; max-width: 36rem; margin: 3rem auto; }}
-form {{ margin: 1rem 0; }}
-.note {{ color: #555; font-size: 0.9rem; }}
-</style></head>
-<body>
-<h1>sessions demo</h1>
-<p>You have viewed this page <strong>{visits}</strong> time{plural} in this
-session.</p>
-{body}
-<p class="note">Session cookie: {cookie_kind}.</p>
-</body>
-</html>
-"""
-
-LOGIN_FORM = """<form method="post" action="/login">
-<label>Name <input name="user" required maxlength="40" autofocus></label>
-<label><input type="checkbox" name="remember" value="1"> Remember me for 30
-days</label>
-<button>Log in</button>
-</form>"""
-
-LOGGED_IN = """<p>Logged in as <strong>{user}</strong>.</p>
-<form method="post" action="/logout"><button>Log out</button></form>"""
 
 
 def read_form(environ: WSGIEnvironment) -> dict[str, str]:
@@ -86,7 +57,7 @@ def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[byt
 
     if path == "/login" and method == "POST":
         form = read_form(environ)
-        user = form.get("user", "").strip()[:40]
+        user = login_name(form.get("user"))
         if user:
             # A new id at every change of privilege defeats session fixation.
             session.regenerate(keep_data=True)
@@ -102,20 +73,12 @@ def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[byt
         start_response("404 Not Found", [("Content-Type", "text/plain")], None)
         return [b"Not found\n"]
 
-    session["visits"] = visits = session.get("visits", 0) + 1
-    name = session.get("user")
-    body = LOGGED_IN.format(user=html.escape(name)) if name else LOGIN_FORM
-    remaining = session.cookie.max_age
-    cookie_kind = (
-        "ends when the browser closes"
-        if remaining is None
-        else f"expires in {timedelta(seconds=remaining)}"
-    )
-    page = PAGE.format(
-        visits=visits,
-        plural="" if visits == 1 else "s",
-        body=body,
-        cookie_kind=cookie_kind,
+    session["visits"] = session.get("visits", 0) + 1
+    page = home_page(
+        framework="WSGI",
+        visits=session["visits"],
+        user=session.get("user"),
+        cookie_max_age=session.cookie.max_age,
     )
     start_response(
         "200 OK",

@@ -1,21 +1,21 @@
 """The demo's login and counter flow as a Flask application.
 
-Install Flask (``pip install -e '.[flask]'``), then run
-``python examples/flask_app.py`` and open http://127.0.0.1:8000.
+Run it with ``pip install -e '.[flask]'`` and ``python examples/flask_app.py``,
+then open http://127.0.0.1:8000.
 
 Flask's own ``flask.session`` is a signed cookie that holds the data itself;
-this application keeps Flask untouched and wraps its WSGI callable instead,
-so the data lives in the server-side store and the cookie holds only a
-signed id. ``current_session()`` is the one line that reaches it.
+this application leaves it alone and wraps Flask's WSGI callable instead, so
+the data lives in the server-side store and the cookie holds only a signed
+id. ``current_session()`` is how views reach it.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
-from datetime import timedelta
 
-from flask import Flask, redirect, render_template_string, request
+from flask import Flask, redirect, request
+from pages import REMEMBER_FOR, home_page, login_name
 from werkzeug.wrappers import Response
 
 from sessions import SessionConfig, SyncSession
@@ -27,22 +27,6 @@ app.wsgi_app = SessionMiddleware(  # type: ignore[method-assign]
     SessionConfig(secret=os.environ.get("SESSION_SECRET") or secrets.token_hex(32)),
 )
 
-PAGE = """<!doctype html>
-<title>sessions + Flask</title>
-<h1>sessions + Flask</h1>
-<p>Visits in this session: <strong>{{ visits }}</strong></p>
-{% if user %}
-  <p>Logged in as <strong>{{ user }}</strong>.</p>
-  <form method="post" action="/logout"><button>Log out</button></form>
-{% else %}
-  <form method="post" action="/login">
-    <input name="user" required maxlength="40" placeholder="name">
-    <label><input type="checkbox" name="remember" value="1"> Remember me</label>
-    <button>Log in</button>
-  </form>
-{% endif %}
-"""
-
 
 def current_session() -> SyncSession:
     """The server-side session of the request being handled."""
@@ -53,20 +37,24 @@ def current_session() -> SyncSession:
 def home() -> str:
     session = current_session()
     session["visits"] = session.get("visits", 0) + 1
-    return render_template_string(
-        PAGE, visits=session["visits"], user=session.get("user")
+    return home_page(
+        framework="Flask",
+        visits=session["visits"],
+        user=session.get("user"),
+        cookie_max_age=session.cookie.max_age,
     )
 
 
 @app.post("/login")
 def login() -> Response:
     session = current_session()
-    user = request.form.get("user", "").strip()[:40]
+    user = login_name(request.form.get("user"))
     if user:
+        # A new id at every change of privilege defeats session fixation.
         session.regenerate(keep_data=True)
         session["user"] = user
         if request.form.get("remember"):
-            session.cookie.max_age = timedelta(days=30)
+            session.cookie.max_age = REMEMBER_FOR
     return redirect("/", code=303)
 
 

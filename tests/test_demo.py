@@ -23,6 +23,10 @@ class QuietHandler(WSGIRequestHandler):
 
 
 def load_demo() -> ModuleType:
+    # The examples import their shared HTML as a sibling module, as they do
+    # when run as scripts.
+    if str(DEMO.parent) not in sys.path:
+        sys.path.insert(0, str(DEMO.parent))
     spec = importlib.util.spec_from_file_location("sessions_demo", DEMO)
     assert spec is not None
     assert spec.loader is not None
