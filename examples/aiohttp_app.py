@@ -1,6 +1,7 @@
 """The demo's login and counter flow as an aiohttp application.
 
-Run it with ``pip install -e '.[aiohttp]'`` and ``python examples/aiohttp_app.py``,
+Run it with ``pip install -e '.[examples]'`` and
+``python examples/aiohttp_app.py``,
 then open http://127.0.0.1:8000.
 """
 

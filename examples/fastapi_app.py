@@ -1,6 +1,6 @@
 """The demo's login and counter flow as a FastAPI application.
 
-Run it with ``pip install -e '.[fastapi]' uvicorn python-multipart`` and
+Run it with ``pip install -e '.[examples]'`` and
 ``python examples/fastapi_app.py``, then open http://127.0.0.1:8000.
 
 ``Session`` below is a FastAPI dependency that hands each endpoint the typed

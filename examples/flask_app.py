@@ -1,6 +1,7 @@
 """The demo's login and counter flow as a Flask application.
 
-Run it with ``pip install -e '.[flask]'`` and ``python examples/flask_app.py``,
+Run it with ``pip install -e '.[examples]'`` and
+``python examples/flask_app.py``,
 then open http://127.0.0.1:8000.
 
 Flask's own ``flask.session`` is a signed cookie that holds the data itself;

@@ -1,6 +1,6 @@
 """The demo's login and counter flow as a Starlette application.
 
-Run it with ``pip install -e '.[starlette]' uvicorn`` and
+Run it with ``pip install -e '.[examples]'`` and
 ``python examples/starlette_app.py``, then open http://127.0.0.1:8000.
 
 The middleware puts the session in ``scope["session"]``, so Starlette's own
