@@ -3,7 +3,6 @@
 Add the middleware once::
 
     from aiohttp import web
-from multidict import CIMultiDict
     from sessions import SessionConfig
     from sessions_adapters.aiohttp import get_session, session_middleware
 
@@ -25,10 +24,11 @@ status line goes out. ``await session.save()`` and
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 from multidict import CIMultiDict
 
 from sessions.config import SessionConfig
@@ -47,9 +47,6 @@ logger = logging.getLogger(__name__)
 SESSION_KEY = web.RequestKey("sessions.session", AsyncSession)
 """Where the session lives on the request."""
 _RUNNER_KEY = web.RequestKey("sessions.runner", AsyncRunner)
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 
 
 async def get_session(request: web.Request) -> AsyncSession:
