@@ -10,7 +10,8 @@ the handler a session whose ``save()`` and ``reload()`` fit their I/O style.
 
 A store exception is thrown back into the step, which puts the cycle in its
 error state (or, for an explicit save or reload, back where it was) and lets
-the exception continue to the framework's error handling.
+the exception continue to the framework's error handling, as a
+:class:`~sessions.errors.StoreError` (see :func:`_store_failure`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from sessions.cycle import (
     SetCookie,
     Touch,
 )
+from sessions.errors import SessionError, StoreError
 from sessions.records import SessionRecord
 from sessions.session import Session
 from sessions.signing import IdSigner
@@ -156,6 +158,31 @@ def _commit(
 
 # -- drivers -----------------------------------------------------------------
 
+_OPERATION_NAMES: dict[type[StoreOp], str] = {
+    LoadSession: "get",
+    Save: "set",
+    Touch: "touch",
+    Destroy: "destroy",
+}
+
+
+def _store_failure(error: BaseException, operation: StoreOp) -> BaseException:
+    """The exception a failed store operation passes on to the framework.
+
+    Stores promise :class:`~sessions.errors.StoreError`; any other exception
+    a store lets out is wrapped in one, with the original as its cause.
+    Above all an :class:`OSError` must not travel on bare: WSGI servers take
+    a ``ConnectionResetError`` or ``BrokenPipeError`` crossing the
+    application for the client hanging up, and answer nothing at all.
+    """
+    if not isinstance(error, Exception) or isinstance(error, SessionError):
+        return error
+    failure = StoreError(
+        f"the session store's {_OPERATION_NAMES[type(operation)]}() failed"
+    )
+    failure.__cause__ = error
+    return failure
+
 
 def _run_sync(steps: Steps[_Result], store: Store) -> _Result:
     result: SessionRecord | None = None
@@ -165,7 +192,7 @@ def _run_sync(steps: Steps[_Result], store: Store) -> _Result:
             try:
                 result = _perform_sync(store, operation)
             except BaseException as error:
-                operation = steps.throw(error)
+                operation = steps.throw(_store_failure(error, operation))
             else:
                 operation = steps.send(result)
     except StopIteration as stop:
@@ -193,7 +220,7 @@ async def _run_async(steps: Steps[_Result], store: AsyncStore) -> _Result:
             try:
                 result = await _perform_async(store, operation)
             except BaseException as error:
-                operation = steps.throw(error)
+                operation = steps.throw(_store_failure(error, operation))
             else:
                 operation = steps.send(result)
     except StopIteration as stop:

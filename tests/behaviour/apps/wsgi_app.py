@@ -1,0 +1,183 @@
+"""The behaviour suite's test application for the WSGI adapter.
+
+The handler reads its :class:`~tests.behaviour.actions.Plan` from the query
+string and reaches the session with ``get_session(environ)``. The stack, from
+the server inwards: the probe, the mount (moves the prefix from
+``PATH_INFO`` to ``SCRIPT_NAME``), :class:`SessionMiddleware`, the handler.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socketserver
+import threading
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from sessions import NoSessionError, SyncSession
+from sessions_adapters.wsgi import ENVIRON_KEY, SessionMiddleware, get_session
+from tests.behaviour.actions import (
+    IGNORED_BODY,
+    Action,
+    HandlerFailure,
+    Plan,
+    plan_from_query,
+    render_body,
+    run_actions,
+)
+from tests.behaviour.harness import AppSpec, Probe
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+__all__ = ["build_app", "serve"]
+
+
+def _run(
+    session: SyncSession, actions: tuple[Action, ...], environ: WSGIEnvironment
+) -> None:
+    """Apply ``actions``, doing the adapter's steps the WSGI way."""
+    for step in run_actions(session, actions):
+        if step == "save":
+            session.save()
+        elif step == "reload":
+            session.reload()
+        else:
+            environ[ENVIRON_KEY] = None
+
+
+def _late_body(
+    body: bytes, session: SyncSession, plan: Plan, environ: WSGIEnvironment
+) -> Iterator[bytes]:
+    """Send the body, then carry out the late actions: by then the response
+    has started."""
+    yield body
+    _run(session, plan.late_actions, environ)
+
+
+def handler(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+    """Do what the query string says; see :mod:`tests.behaviour.actions`."""
+    plan = plan_from_query(environ.get("QUERY_STRING", ""))
+    session: SyncSession | None = None
+    if plan.ignore:
+        body = IGNORED_BODY
+    else:
+        with contextlib.suppress(NoSessionError):
+            session = get_session(environ)
+        if session is not None:
+            _run(session, plan.actions, environ)
+        body = render_body(session)
+    if plan.fail:
+        raise HandlerFailure("the handler was told to fail")
+    start_response(plan.status_line, plan.headers())
+    if session is not None and plan.late_actions:
+        return _late_body(body, session, plan, environ)
+    return [body]
+
+
+def _mounted(app: WSGIApplication, prefix: str) -> WSGIApplication:
+    def mount(
+        environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path != prefix and not path.startswith(prefix + "/"):
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"outside the mount"]
+        environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + prefix
+        environ["PATH_INFO"] = path[len(prefix) :]
+        return app(environ, start_response)
+
+    return mount
+
+
+class _ProbedBody:
+    """A response body that reports errors and the end of the request."""
+
+    def __init__(self, body: Iterable[bytes], probe: Probe) -> None:
+        self._body = body
+        self._probe = probe
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            yield from self._body
+        except BaseException as error:
+            self._probe.error(error)
+            raise
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._body, "close", None)
+            if close is not None:
+                close()
+        except BaseException as error:
+            self._probe.error(error)
+            raise
+        finally:
+            self._probe.request_finished()
+
+
+def _probed(app: WSGIApplication, probe: Probe) -> WSGIApplication:
+    def probed(
+        environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        probe.request_started()
+        try:
+            body = app(environ, start_response)
+        except BaseException as error:
+            probe.error(error)
+            probe.request_finished()
+            raise
+        return _ProbedBody(body, probe)
+
+    return probed
+
+
+def build_app(spec: AppSpec) -> WSGIApplication:
+    """The complete test application for ``spec``."""
+    probe = spec.probe
+
+    def observed(
+        environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        probe.handler_ran(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))
+        return handler(environ, start_response)
+
+    app: WSGIApplication = SessionMiddleware(observed, spec.config, spec.store)
+    if spec.mount:
+        app = _mounted(app, spec.mount)
+    return _probed(app, probe)
+
+
+class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
+    """One thread per request; ``server_close`` joins them all."""
+
+    daemon_threads = False
+    block_on_close = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        """No access log in the test output."""
+
+
+@contextlib.contextmanager
+def serve(spec: AppSpec) -> Iterator[str]:
+    """Serve the test application with :mod:`wsgiref` on an ephemeral port."""
+    server = make_server(
+        "127.0.0.1",
+        0,
+        build_app(spec),
+        server_class=_ThreadingServer,
+        handler_class=_QuietHandler,
+    )
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

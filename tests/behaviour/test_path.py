@@ -1,0 +1,87 @@
+"""``cookie.path`` scopes the session by RFC 6265 path-match on the full
+path, mount prefix included."""
+
+from __future__ import annotations
+
+import pytest
+
+from sessions import CookieOptions
+from tests.behaviour.harness import MakeServer, session_config
+
+
+@pytest.mark.parametrize(
+    ("path", "has_session"),
+    [
+        ("/", False),
+        ("/foo", False),
+        ("/foo/barbaz", False),
+        ("/foo/bar", True),
+        ("/foo/bar/", True),
+        ("/foo/bar/baz", True),
+    ],
+)
+def test_cookie_path_scopes_the_session(
+    make_server: MakeServer, path: str, has_session: bool
+) -> None:
+    server = make_server(
+        config=session_config(cookie=CookieOptions(max_age=60, path="/foo/bar"))
+    )
+    cookie = server.seed({"user": "ada"})
+
+    reply = server.client().get(f"{path}?set=n:1", cookie=cookie)
+
+    assert reply.status == 200
+    assert reply.has_session is has_session
+    if has_session:
+        assert reply.data == {"user": "ada", "n": 1}
+        sent = reply.session_cookie
+        assert sent is not None
+        assert sent.path == "/foo/bar"
+        assert server.store.ids("set") == ["seeded-session"]
+    else:
+        assert reply.set_cookie_fields == ()
+        assert server.store.calls == []
+
+
+def test_session_follows_the_browser_below_its_path(make_server: MakeServer) -> None:
+    server = make_server(
+        config=session_config(cookie=CookieOptions(max_age=60, path="/foo/bar"))
+    )
+    client = server.client()
+
+    created = client.get("/foo/bar?set=user:ada")
+    below = client.get("/foo/bar/baz")
+
+    assert below.session_id == created.session_id
+    assert below.data == {"user": "ada"}
+
+
+@pytest.mark.parametrize(
+    ("cookie_path", "request_path", "has_session"),
+    [
+        ("/mount/app", "/mount/app", True),
+        ("/mount/app", "/mount/app/page", True),
+        ("/mount", "/mount/other", True),
+        ("/mount/app", "/mount/other", False),
+        ("/app", "/mount/app", False),
+    ],
+)
+def test_mount_prefix_counts_in_path_matching(
+    make_server: MakeServer, cookie_path: str, request_path: str, has_session: bool
+) -> None:
+    server = make_server(
+        config=session_config(cookie=CookieOptions(max_age=60, path=cookie_path)),
+        mount="/mount",
+    )
+
+    reply = server.client().get(f"{request_path}?set=n:1")
+
+    assert reply.status == 200
+    assert reply.has_session is has_session
+    assert server.probe.handled == [request_path]
+    sent = reply.session_cookie
+    if has_session:
+        assert sent is not None
+        assert sent.path == cookie_path
+    else:
+        assert sent is None
