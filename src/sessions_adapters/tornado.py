@@ -19,8 +19,10 @@ The session is loaded in :meth:`SessionMixin.prepare` (a handler that
 overrides ``prepare`` must ``await super().prepare()`` first). It is
 committed before the response's headers are written, whichever way they
 go out: ``finish()``, ``flush()``, ``redirect()``, ``send_error()`` or an
-exception. Because the store is asynchronous, the mixin holds the header
-write back until the store write has finished. ``await self.session.save()``
+exception. A handler that crashes (any exception but ``HTTPError``) has
+nothing of its session committed, as in the other adapters. Because the
+store is asynchronous, the mixin holds the header write back until the store
+write has finished. ``await self.session.save()``
 and ``await self.session.reload()`` reach the store at once.
 
 Settings read: ``session_config`` (a :class:`~sessions.SessionConfig`,
@@ -38,7 +40,7 @@ import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from tornado.web import Application, RequestHandler
+from tornado.web import Application, HTTPError, RequestHandler
 
 from sessions.config import SessionConfig
 from sessions.cycle import RequestFacts
@@ -46,7 +48,7 @@ from sessions.errors import NoSessionError, SessionCommittedError
 from sessions.runner import AsyncRunner, AsyncSession, async_store, utc_now
 from sessions.signing import IdSigner
 from sessions.stores.base import AsyncStore
-from sessions_adapters._common import WithheldCookieLog
+from sessions_adapters._common import WithheldCookieLog, finish_after_error
 
 __all__ = ["SessionMixin"]
 
@@ -187,6 +189,21 @@ class SessionMixin(RequestHandler):
             finish = super().finish
             self._session_finishing = self._after_commit(gate, lambda: finish())
         return self._session_finishing
+
+    def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
+        exc_info = kwargs.get("exc_info")
+        if exc_info is not None and not isinstance(exc_info[1], HTTPError):
+            # The handler failed: like the other adapters, commit nothing of
+            # a request that crashed. An HTTPError is a deliberate response
+            # and is committed like any other.
+            self._abandon_session()
+        super().send_error(status_code, **kwargs)
+
+    def _abandon_session(self) -> None:
+        runner = self._session_runner
+        if runner is not None and self._session_gate is None:
+            self._session_runner = None
+            finish_after_error(runner)
 
     def on_finish(self) -> None:
         runner = self._session_runner
