@@ -36,8 +36,9 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # RFC 6265 cookie-octet: printable ASCII except space, DQUOTE, comma,
 # semicolon and backslash.
 _COOKIE_OCTETS = re.compile(r"[!#-+\--:<-\[\]-~]*")
-# An attribute value (Path, Domain): printable ASCII without ";" and ",".
-_ATTRIBUTE_VALUE = re.compile(r"[ -+\--:<-~]*")
+# An attribute value (Path, Domain): printable ASCII without ";" and ",",
+# and no space at either end, which a parser would strip.
+_ATTRIBUTE_VALUE = re.compile(r"[!-+\--:<-~](?:[ -+\--:<-~]*[!-+\--:<-~])?")
 
 SameSite = Literal["Strict", "Lax", "None"]
 Priority = Literal["Low", "Medium", "High"]
@@ -113,7 +114,10 @@ def format_http_date(epoch_seconds: float) -> str:
 
 def _check_attribute(name: str, value: str) -> None:
     if not value or _ATTRIBUTE_VALUE.fullmatch(value) is None:
-        raise ValueError(f"{name} must be non-empty printable ASCII without ';' or ','")
+        raise ValueError(
+            f"{name} must be non-empty printable ASCII without ';', ',' or "
+            "surrounding spaces"
+        )
 
 
 def render_set_cookie(
@@ -139,7 +143,8 @@ def render_set_cookie(
     Raises:
         ValueError: the name is not a token, the value has characters outside
             the cookie-octet set, or an attribute value holds ``;``, ``,``,
-            a control character or a non-ASCII character.
+            a control character or a non-ASCII character, or starts or ends
+            with a space.
     """
     if not is_token(name):
         raise ValueError("cookie name must be an HTTP token")

@@ -346,8 +346,13 @@ class SessionCycle:
 
     def _new_session(self) -> Session:
         config = self._config
+        try:
+            session_id = check_session_id(config.genid())
+        except Exception:
+            self.state = CycleState.ERROR  # the request cannot get a session
+            raise
         return self._session_class(
-            session_id=check_session_id(config.genid()),
+            session_id=session_id,
             now=self._now,
             genid=config.genid,
             max_age=config.cookie.max_age,
@@ -389,7 +394,9 @@ class SessionCycle:
         self, session_id: str, record: SessionRecord | None
     ) -> LoadSession | SessionReady:
         """Take the store's answer for the id of the last :class:`LoadSession`."""
-        if self.state is CycleState.LOADING and session_id != self._candidates[0]:
+        if self.state is not CycleState.LOADING:
+            self._move(Event.RECORD_SETTLED)  # raises: no lookup is pending
+        if session_id != self._candidates[0]:
             self.state = CycleState.ERROR
             raise UsageError("receive_record got an id that was not asked for")
         if record is not None and not record.is_expired(self._now):
@@ -436,13 +443,21 @@ class SessionCycle:
                 "cannot save a session whose cookie was never sent: the "
                 "response has already started"
             )
+        state = self.state
         self._move(Event.SAVE_BEGIN)
-        return Save(session.id, self._record(session, now))
+        try:
+            record = self._record(session, now)
+        except Exception:
+            self.state = state  # nothing was written: the save never started
+            raise
+        session._store_busy = True
+        return Save(session.id, record)
 
     def end_save(self, *, ok: bool = True) -> None:
         """Finish an explicit save started with :meth:`begin_save`."""
         session = self._active_session()
         self._move(Event.SAVE_END)
+        session._store_busy = False
         if ok:
             session._persisted = True
             session._snapshot = self._pending_snapshot
@@ -454,6 +469,7 @@ class SessionCycle:
         :meth:`end_reload` with what the store said."""
         session = self._active_session()
         self._move(Event.RELOAD_BEGIN)
+        session._store_busy = True
         return LoadSession(session.id)
 
     def end_reload(self, record: SessionRecord | None, *, ok: bool = True) -> None:
@@ -465,6 +481,7 @@ class SessionCycle:
         """
         session = self._active_session()
         self._move(Event.RELOAD_END)
+        session._store_busy = False
         if not ok:
             return
         if record is None or record.is_expired(self._now):
@@ -488,6 +505,9 @@ class SessionCycle:
         session = self._session
         if session is None:  # outside the cookie path
             return ()
+        # From here on the effects are decided: a later change could not
+        # reach them.
+        session._sealed = True
         try:
             return self._decide(session, now)
         except Exception:
@@ -500,7 +520,6 @@ class SessionCycle:
         session = self._session
         if session is None:
             return
-        session._sealed = True
         if self._pending_snapshot:  # the commit saved the session
             session._persisted = True
             session._snapshot = self._pending_snapshot
@@ -642,7 +661,10 @@ class SessionCycle:
                 headers.append(CookieWithheld("insecure request"))
         lifetime_changed = session._max_age != session._stored_max_age
         if self._saved_in_request and not (data_changed or lifetime_changed):
-            pass  # an explicit save() already stored exactly this
+            # An explicit save() already stored exactly this data; only the
+            # expiry the cookie now carries may have moved since.
+            if sent and persistent:
+                store.append(Touch(session.id, self._expiry(session, now)))
         elif data_changed or lifetime_changed or config.resave:
             store.append(Save(session.id, self._record(session, now)))
         elif sent or not persistent:

@@ -138,32 +138,47 @@ def canonical_json(data: dict[str, Any]) -> str:
     )
 
 
-# Subclasses (an IntEnum, a StrEnum) are refused: they would come back as the
-# plain base type.
-_EXACT_SCALARS = (type(None), str, bool, int)
+# Subclasses (an IntEnum, a StrEnum, an OrderedDict, a defaultdict) are
+# refused: they would come back as the plain base type.
+_EXACT_SCALARS = (type(None), bool, int)
+
+
+def _check_encodable(text: str, path: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise SerializationError(
+            path, "the text holds a lone surrogate, which UTF-8 cannot encode"
+        ) from None
 
 
 def check_json_data(data: object, path: str = "") -> None:
     """Raise :class:`SerializationError` naming the first value in ``data``
     that JSON cannot represent exactly."""
     kind = type(data)
+    if kind is str and isinstance(data, str):
+        if not data.isascii():
+            _check_encodable(data, path)
+        return
     if kind in _EXACT_SCALARS:
         return
     if kind is float and isinstance(data, float):
         if not math.isfinite(data):
             raise SerializationError(path, f"{data!r} has no JSON form")
         return
-    if isinstance(data, dict):
+    if type(data) is dict:
         for key, value in data.items():
-            if not isinstance(key, str):
+            if type(key) is not str:
                 raise SerializationError(
                     path,
                     f"key {key!r} is a {type(key).__name__}; JSON keys are "
                     "strings, so it would come back changed",
                 )
+            if not key.isascii():
+                _check_encodable(key, path)
             check_json_data(value, f"{path}.{key}" if path else key)
         return
-    if isinstance(data, list):
+    if type(data) is list:
         for index, item in enumerate(data):
             check_json_data(item, f"{path}[{index}]")
         return

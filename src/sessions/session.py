@@ -12,7 +12,10 @@ Lifecycle methods (:meth:`Session.regenerate`, :meth:`Session.destroy`,
 request cycle turns it into store operations and cookie headers when the
 response starts. ``save()`` and ``reload()`` need I/O, so they live on the
 adapter-specific subclasses :class:`~sessions.SyncSession` and
-:class:`~sessions.AsyncSession`.
+:class:`~sessions.AsyncSession`. While one of them is running, the
+lifecycle methods and changes to the cookie lifetime are refused: the
+store's answer would otherwise undo them or leave them pointing at a record
+that was never written.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sessions.errors import SessionCommittedError
+from sessions.errors import SessionCommittedError, UsageError
 from sessions.ids import check_session_id
 from sessions.records import SessionRecord, canonical_json
 
@@ -122,6 +125,7 @@ class Session(dict[str, Any]):
         "_regenerated",
         "_sealed",
         "_snapshot",
+        "_store_busy",
         "_stored_max_age",
         "_touched",
     )
@@ -149,6 +153,7 @@ class Session(dict[str, Any]):
         self._touched = False
         self._cookie_changed = False
         self._sealed = False
+        self._store_busy = False
         self._default_max_age = max_age
         if record is None:
             self._persisted = False
@@ -179,6 +184,11 @@ class Session(dict[str, Any]):
         self._cookie_changed = False
 
     def _check_open(self) -> None:
+        if self._store_busy:
+            raise UsageError(
+                "a save() or reload() of this session is still running: wait "
+                "for it before changing the session's id or lifetime"
+            )
         if self._sealed:
             raise SessionCommittedError(
                 "the response has already started: this change could no longer "

@@ -1,0 +1,159 @@
+"""Driving the core by hand, the way an adapter does, with a fixed clock.
+
+Nothing here sleeps or reads the real clock: every moment is :data:`NOW`
+plus an explicit offset, and a store is a plain dictionary that applies the
+cycle's effects in the order they come.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta, timezone
+from typing import Any, TypeVar
+
+from sessions import CookieOptions, SessionConfig, SessionRecord
+from sessions.cookies import SetCookie as ParsedCookie
+from sessions.cookies import parse_set_cookie
+from sessions.cycle import (
+    ClearCookie,
+    Destroy,
+    Effect,
+    LoadSession,
+    NoSession,
+    RequestFacts,
+    Save,
+    SessionCycle,
+    SetCookie,
+    Touch,
+)
+from sessions.session import Session
+from sessions.signing import IdSigner
+
+SECRET = "keyboard cat"
+NOW = datetime(2030, 1, 1, 12, 0, tzinfo=timezone.utc)
+"""The fixed moment every test starts from (whole seconds, so that an
+``Expires`` header, which has no fractions, states it exactly)."""
+
+_EffectT = TypeVar("_EffectT")
+
+
+def seconds(count: float) -> timedelta:
+    return timedelta(seconds=count)
+
+
+def make_config(
+    *, cookie: CookieOptions | None = None, **options: Any
+) -> SessionConfig:
+    """A configuration with the test secret unless ``secret`` is given."""
+    options.setdefault("secret", SECRET)
+    return SessionConfig(cookie=cookie or CookieOptions(), **options)
+
+
+def sign(session_id: str, secret: str = SECRET) -> str:
+    """The cookie value that carries ``session_id`` signed with ``secret``."""
+    return IdSigner([secret.encode("utf-8")]).sign(session_id)
+
+
+def make_record(
+    data: dict[str, Any] | None = None,
+    *,
+    expires: datetime = NOW + timedelta(seconds=60),
+    max_age: int | None = 60,
+    created: datetime = NOW - timedelta(hours=1),
+) -> SessionRecord:
+    return SessionRecord(
+        data={} if data is None else data,
+        expires=expires,
+        max_age=max_age,
+        created=created,
+    )
+
+
+def facts(
+    *cookie_headers: str,
+    path: str = "/",
+    is_tls: bool = False,
+    forwarded_proto: tuple[str, ...] = (),
+    now: datetime = NOW,
+) -> RequestFacts:
+    return RequestFacts(
+        cookie_headers=cookie_headers,
+        path=path,
+        is_tls=is_tls,
+        forwarded_proto=forwarded_proto,
+        now=now,
+    )
+
+
+class DictStore:
+    """Records by id; :meth:`apply` carries out store effects in order."""
+
+    def __init__(self, records: dict[str, SessionRecord] | None = None) -> None:
+        self.records: dict[str, SessionRecord] = dict(records or {})
+        self.lookups: list[str] = []
+
+    def get(self, session_id: str) -> SessionRecord | None:
+        self.lookups.append(session_id)
+        return self.records.get(session_id)
+
+    def apply(self, effects: Iterable[Effect]) -> None:
+        for effect in effects:
+            if isinstance(effect, Save):
+                self.records[effect.session_id] = effect.record
+            elif isinstance(effect, Destroy):
+                self.records.pop(effect.session_id, None)
+            elif isinstance(effect, Touch) and effect.session_id in self.records:
+                old = self.records[effect.session_id]
+                self.records[effect.session_id] = SessionRecord(
+                    data=old.data,
+                    expires=effect.expires,
+                    max_age=old.max_age,
+                    created=old.created,
+                )
+
+
+def open_session(
+    cycle: SessionCycle, store: DictStore, request: RequestFacts
+) -> Session | None:
+    """Load the request's session as an adapter would: answer every lookup
+    from ``store``; ``None`` when the request is outside the cookie path."""
+    decision = cycle.receive_request(request)
+    while isinstance(decision, LoadSession):
+        decision = cycle.receive_record(
+            decision.session_id, store.get(decision.session_id)
+        )
+    if isinstance(decision, NoSession):
+        return None
+    return decision.session
+
+
+def commit(
+    cycle: SessionCycle, store: DictStore, now: datetime = NOW
+) -> tuple[Effect, ...]:
+    """Run the commit: take the effects, apply the store ones, end it."""
+    effects = cycle.begin_commit(now)
+    store.apply(effects)
+    cycle.end_commit()
+    return effects
+
+
+def of_type(kind: type[_EffectT], effects: Iterable[object]) -> list[_EffectT]:
+    return [effect for effect in effects if isinstance(effect, kind)]
+
+
+def sent_cookie(effects: Iterable[Effect]) -> ParsedCookie:
+    """The one ``Set-Cookie`` the effects send (a new cookie or a deletion)."""
+    (header,) = [
+        effect.header
+        for effect in effects
+        if isinstance(effect, (SetCookie, ClearCookie))
+    ]
+    return parse_set_cookie(header)
+
+
+def headers_of(effects: Iterable[Effect]) -> list[str]:
+    return [
+        effect.header
+        for effect in effects
+        if isinstance(effect, (SetCookie, ClearCookie))
+    ]

@@ -1,0 +1,1014 @@
+"""The request cycle's decisions, one request at a time, with a fixed clock:
+which session a request gets, and what the store and the client get at
+commit."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import pytest
+
+from sessions import (
+    ClearCookie,
+    CookieOptions,
+    CookieWithheld,
+    CycleState,
+    Destroy,
+    InvalidSessionIdError,
+    LoadSession,
+    NoSession,
+    Save,
+    SerializationError,
+    Session,
+    SessionCommittedError,
+    SessionConfig,
+    SessionCycle,
+    SessionNotFoundError,
+    SessionReady,
+    SetCookie,
+    Touch,
+    UsageError,
+)
+from sessions.cookies import SetCookie as ParsedCookie
+from sessions.cycle import MAX_CANDIDATES, forwarded_secure, path_matches
+from sessions.signing import IdSigner
+
+from .support import (
+    NOW,
+    DictStore,
+    commit,
+    facts,
+    headers_of,
+    make_config,
+    make_record,
+    of_type,
+    open_session,
+    seconds,
+    sent_cookie,
+    sign,
+)
+
+COOKIE = f"sid={sign('abc')}"
+PERSISTENT = CookieOptions(max_age=60)
+
+
+def stored_abc(**record: Any) -> DictStore:
+    """A store holding session ``abc`` for ``{"user": "ada"}``."""
+    return DictStore({"abc": make_record({"user": "ada"}, **record)})
+
+
+def start(
+    config: SessionConfig, store: DictStore, *cookies: str, **request: Any
+) -> tuple[SessionCycle, Session]:
+    cycle = SessionCycle(config)
+    session = open_session(cycle, store, facts(*cookies, **request))
+    assert session is not None
+    return cycle, session
+
+
+def expiry_of(cookie: ParsedCookie) -> datetime:
+    assert cookie.expires is not None
+    return parsedate_to_datetime(cookie.expires)
+
+
+def id_in(cookie: ParsedCookie, config: SessionConfig) -> str | None:
+    return IdSigner(config.secret).unsign(cookie.value)
+
+
+# -- path ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("request_path", "cookie_path", "expected"),
+    [
+        ("/foo/bar", "/foo/bar", True),
+        ("/foo/bar/baz", "/foo/bar", True),
+        ("/foo/bar/", "/foo/bar", True),
+        ("/foo/barbaz", "/foo/bar", False),
+        ("/", "/foo/bar", False),
+        ("/foo", "/foo/bar", False),
+        ("/foo/x", "/foo/", True),
+        ("/foo", "/foo/", False),
+        ("/anything/at/all", "/", True),
+    ],
+)
+def test_path_match_follows_rfc_6265(
+    request_path: str, cookie_path: str, expected: bool
+) -> None:
+    assert path_matches(request_path, cookie_path) is expected
+
+
+def test_a_request_outside_the_cookie_path_gets_no_session_at_all() -> None:
+    config = make_config(cookie=CookieOptions(path="/foo/bar"))
+    store = stored_abc()
+    cycle = SessionCycle(config)
+
+    assert cycle.receive_request(facts(COOKIE, path="/foo/barbaz")) == NoSession()
+    assert cycle.begin_commit(NOW) == ()
+    cycle.end_commit()
+    cycle.finish()
+
+    assert store.lookups == []
+    assert cycle.session is None
+    assert cycle.state is CycleState.CLOSED
+
+
+@pytest.mark.parametrize("path", ["/foo/bar", "/foo/bar/baz"])
+def test_a_request_inside_the_cookie_path_loads_its_session(path: str) -> None:
+    config = make_config(cookie=CookieOptions(path="/foo/bar"))
+    cycle = SessionCycle(config)
+    assert cycle.receive_request(facts(COOKIE, path=path)) == LoadSession("abc")
+
+
+# -- is the request secure? ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "forwarded",
+    [
+        ("https",),
+        ("https,http",),
+        ("https, http",),
+        ("HTTPS",),
+        (" https ",),
+        ("https", "http"),
+    ],
+)
+def test_trusted_forwarded_proto_https_makes_the_request_secure(
+    forwarded: tuple[str, ...],
+) -> None:
+    assert forwarded_secure(forwarded)
+    cycle, _ = start(
+        make_config(trust_proxy=True), DictStore(), forwarded_proto=forwarded
+    )
+    assert cycle.request_is_secure
+
+
+@pytest.mark.parametrize(
+    "forwarded",
+    [(), ("http",), ("http,https",), ("http", "https"), ("ftp",), ("httpsx",)],
+)
+def test_forwarded_proto_not_starting_with_https_is_not_secure(
+    forwarded: tuple[str, ...],
+) -> None:
+    assert not forwarded_secure(forwarded)
+    cycle, _ = start(
+        make_config(trust_proxy=True), DictStore(), forwarded_proto=forwarded
+    )
+    assert not cycle.request_is_secure
+
+
+def test_forwarded_proto_is_ignored_unless_the_proxy_is_trusted() -> None:
+    cycle, _ = start(make_config(), DictStore(), forwarded_proto=("https",))
+    assert not cycle.request_is_secure
+
+
+def test_tls_is_secure_whatever_a_proxy_says() -> None:
+    config = make_config(trust_proxy=True)
+    cycle, _ = start(config, DictStore(), is_tls=True, forwarded_proto=("http",))
+    assert cycle.request_is_secure
+
+
+@pytest.mark.parametrize("is_tls", [True, False])
+def test_secure_auto_marks_the_cookie_secure_exactly_on_secure_requests(
+    is_tls: bool,
+) -> None:
+    store = DictStore()
+    cycle, session = start(make_config(), store, is_tls=is_tls)
+    session["user"] = "ada"
+    assert sent_cookie(commit(cycle, store)).secure is is_tls
+
+
+# -- which session a request gets ----------------------------------------------
+
+
+def test_a_request_without_a_cookie_gets_a_new_session_without_a_lookup() -> None:
+    store = stored_abc()
+    cycle = SessionCycle(make_config())
+    decision = cycle.receive_request(facts("theme=dark"))
+    assert isinstance(decision, SessionReady)
+    assert decision.session.is_new
+    assert decision.session == {}
+    assert store.lookups == []
+    assert cycle.state is CycleState.ACTIVE
+
+
+def flipped(value: str) -> str:
+    return value[:-2] + ("A" if value[-2] != "A" else "B") + value[-1]
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "sid=abc",
+        "sid=",
+        "sid=.",
+        f"sid={sign('abc')}.",
+        f"sid={sign('abc')[:-1]}",
+        f"sid={flipped(sign('abc'))}",
+        f"sid={sign('abc', secret='another secret')}",
+        "sid=%FF%FE.%00",
+        "sid=\u00ff\u00fe.abc",
+    ],
+)
+def test_an_unverifiable_cookie_is_absent_and_never_looked_up(header: str) -> None:
+    store = stored_abc()
+    _, session = start(make_config(), store, header)
+    assert store.lookups == []
+    assert session.is_new
+    assert session.id != "abc"
+
+
+def test_a_stored_id_loads_its_data() -> None:
+    store = stored_abc()
+    cycle = SessionCycle(make_config())
+    assert cycle.receive_request(facts(COOKIE)) == LoadSession("abc")
+    assert cycle.state is CycleState.LOADING
+    ready = cycle.receive_record("abc", store.get("abc"))
+    assert isinstance(ready, SessionReady)
+    assert ready.session.id == "abc"
+    assert ready.session == {"user": "ada"}
+    assert not ready.session.is_new
+
+
+def test_an_unknown_signed_id_is_never_adopted() -> None:
+    config = make_config()
+    store = DictStore()
+    cycle, session = start(config, store, COOKIE)
+    assert session.id != "abc"
+    assert session.is_new
+
+    session["user"] = "ada"
+    effects = commit(cycle, store)
+
+    (save,) = of_type(Save, effects)
+    assert save.session_id == session.id
+    assert id_in(sent_cookie(effects), config) == session.id
+    assert "abc" not in store.records
+
+
+def test_an_expired_record_counts_as_missing() -> None:
+    store = stored_abc(expires=NOW)
+    _, session = start(make_config(), store, COOKIE)
+    assert session.is_new
+    assert session.id != "abc"
+    assert session == {}
+
+
+def test_duplicate_cookies_are_tried_in_header_order_until_one_is_stored() -> None:
+    store = DictStore({"new": make_record({"v": "new"})})
+    cookie = f"sid={sign('old')}; sid={sign('new')}"
+    _, session = start(make_config(), store, cookie)
+    assert store.lookups == ["old", "new"]
+    assert session.id == "new"
+
+
+def test_when_several_duplicates_are_stored_the_first_in_header_order_wins() -> None:
+    store = DictStore({"old": make_record({"v": "old"}), "new": make_record()})
+    _, session = start(make_config(), store, f"sid={sign('old')}; sid={sign('new')}")
+    assert store.lookups == ["old"]
+    assert session == {"v": "old"}
+
+
+def test_unverified_duplicates_are_skipped_and_repeated_ids_looked_up_once() -> None:
+    store = stored_abc()
+    cookie = f"sid=garbage; sid={sign('abc')}; sid={sign('abc')}"
+    _, session = start(make_config(), store, "sid=x.y", cookie)
+    assert store.lookups == ["abc"]
+    assert session.id == "abc"
+
+
+def test_candidates_follow_the_order_of_the_cookie_fields() -> None:
+    store = DictStore()
+    start(make_config(), store, f"sid={sign('first')}", f"a=1; sid={sign('second')}")
+    assert store.lookups == ["first", "second"]
+
+
+def test_at_most_max_candidates_ids_are_looked_up() -> None:
+    ids = [f"id{number}" for number in range(MAX_CANDIDATES + 3)]
+    store = DictStore({ids[-1]: make_record()})
+    cookie = "; ".join(f"sid={sign(session_id)}" for session_id in ids)
+    _, session = start(make_config(), store, cookie)
+    assert store.lookups == ids[:MAX_CANDIDATES]
+    assert session.is_new
+    assert session.id not in ids
+
+
+def test_an_old_secret_still_loads_and_the_new_one_signs_the_reply() -> None:
+    config = make_config(secret=["new secret", "old secret"], cookie=PERSISTENT)
+    store = stored_abc()
+    cycle, session = start(config, store, f"sid={sign('abc', secret='old secret')}")
+    assert session.id == "abc"
+
+    session["visits"] = 1
+    cookie = sent_cookie(commit(cycle, store))
+
+    assert cookie.value == sign("abc", secret="new secret")
+    assert (cookie.path, cookie.max_age, cookie.http_only) == ("/", 60, True)
+
+
+@pytest.mark.parametrize("bad_id", ["", 42, None, "a;b", "a b", "x" * 257])
+def test_a_genid_result_that_cannot_be_an_id_raises_where_it_is_used(
+    bad_id: object,
+) -> None:
+    config = make_config(genid=lambda: bad_id)
+    cycle = SessionCycle(config)
+    with pytest.raises(InvalidSessionIdError):
+        cycle.receive_request(facts())
+    assert cycle.state is CycleState.ERROR
+
+
+def test_genid_is_not_called_for_a_stored_session() -> None:
+    calls: list[int] = []
+
+    def genid() -> str:
+        calls.append(1)
+        return "generated"
+
+    _, session = start(make_config(genid=genid), stored_abc(), COOKIE)
+    assert session.id == "abc"
+    assert calls == []
+
+
+def test_a_custom_genid_names_new_sessions() -> None:
+    _, session = start(make_config(genid=lambda: "custom-id"), DictStore())
+    assert session.id == "custom-id"
+
+
+# -- misuse while loading ------------------------------------------------------
+
+
+def test_receive_record_for_an_id_not_asked_for_is_a_usage_error() -> None:
+    cycle = SessionCycle(make_config())
+    cycle.receive_request(facts(COOKIE))
+    with pytest.raises(UsageError):
+        cycle.receive_record("other", make_record())
+    assert cycle.state is CycleState.ERROR
+
+
+@pytest.mark.parametrize("cookies", [(), (COOKIE,)])
+@pytest.mark.parametrize("record", [None, make_record()])
+def test_receive_record_without_a_pending_lookup_is_a_usage_error(
+    cookies: tuple[str, ...], record: Any
+) -> None:
+    cycle = SessionCycle(make_config())
+    if cookies:
+        open_session(cycle, stored_abc(), facts(*cookies))
+    with pytest.raises(UsageError):
+        cycle.receive_record("abc", record)
+    assert cycle.state is CycleState.ERROR
+
+
+def test_receive_record_before_the_request_is_a_usage_error() -> None:
+    cycle = SessionCycle(make_config())
+    with pytest.raises(UsageError):
+        cycle.receive_record("abc", None)
+    assert cycle.state is CycleState.ERROR
+
+
+def test_a_naive_now_is_a_usage_error() -> None:
+    cycle = SessionCycle(make_config())
+    with pytest.raises(UsageError, match="timezone-aware"):
+        cycle.receive_request(facts(now=datetime(2030, 1, 1)))
+    assert cycle.state is CycleState.ERROR
+
+
+def test_a_second_request_on_one_cycle_is_a_usage_error() -> None:
+    cycle, _ = start(make_config(), DictStore())
+    with pytest.raises(UsageError):
+        cycle.receive_request(facts())
+    assert cycle.state is CycleState.ERROR
+
+
+# -- new sessions at commit ----------------------------------------------------
+
+
+@pytest.mark.parametrize("rolling", [False, True])
+def test_an_untouched_new_session_sends_nothing_and_stores_nothing(
+    rolling: bool,
+) -> None:
+    store = DictStore()
+    cycle, session = start(make_config(rolling=rolling), store)
+    _ = session.get("user")
+    assert commit(cycle, store) == ()
+    assert store.records == {}
+
+
+def test_save_uninitialized_stores_an_untouched_new_session_and_sends_its_cookie() -> (
+    None
+):
+    store = DictStore()
+    cycle, session = start(make_config(save_uninitialized=True), store)
+    effects = commit(cycle, store)
+    assert [type(effect) for effect in effects] == [Save, SetCookie]
+    assert store.records[session.id].data == {}
+
+
+def test_a_new_session_with_data_is_saved_before_its_cookie_is_sent() -> None:
+    config = make_config(cookie=PERSISTENT)
+    store = DictStore()
+    cycle, session = start(config, store)
+    session["user"] = "ada"
+
+    effects = commit(cycle, store)
+
+    assert [type(effect) for effect in effects] == [Save, SetCookie]
+    (save,) = of_type(Save, effects)
+    assert save.record.data == {"user": "ada"}
+    assert save.record.expires == NOW + seconds(60)
+    assert save.record.max_age == 60
+    assert save.record.created == NOW
+    cookie = sent_cookie(effects)
+    assert id_in(cookie, config) == session.id
+    assert cookie.max_age == 60
+    assert expiry_of(cookie) == NOW + seconds(60)
+
+
+def test_browser_session_cookie_has_no_expiry_and_the_store_uses_idle_timeout() -> None:
+    store = DictStore()
+    cycle, session = start(make_config(idle_timeout=600), store)
+    session["user"] = "ada"
+    effects = commit(cycle, store)
+
+    cookie = sent_cookie(effects)
+    assert cookie.max_age is None
+    assert cookie.expires is None
+    (save,) = of_type(Save, effects)
+    assert save.record.expires == NOW + seconds(600)
+    assert save.record.max_age is None
+
+
+def test_the_cookie_is_rendered_with_every_configured_attribute() -> None:
+    cookie_options = CookieOptions(
+        domain="example.com",
+        path="/app",
+        same_site="strict",
+        priority="high",
+        partitioned=True,
+        max_age=60,
+    )
+    config = make_config(name="session_id", cookie=cookie_options)
+    store = DictStore()
+    cycle, session = start(config, store, path="/app/x", is_tls=True)
+    session["user"] = "ada"
+    (header,) = headers_of(commit(cycle, store))
+    assert header == (
+        f"session_id={sign(session.id)}; Domain=example.com; Path=/app; "
+        "Max-Age=60; Expires=Tue, 01 Jan 2030 12:01:00 GMT; HttpOnly; Secure; "
+        "SameSite=Strict; Priority=High; Partitioned"
+    )
+
+
+# -- stored sessions at commit -------------------------------------------------
+
+
+def test_a_read_only_request_with_a_persistent_cookie_sends_and_stores_nothing() -> (
+    None
+):
+    store = stored_abc()
+    cycle, session = start(make_config(cookie=PERSISTENT), store, COOKIE)
+    assert session["user"] == "ada"
+    assert commit(cycle, store) == ()
+
+
+def test_a_read_only_browser_session_only_restarts_its_idle_timeout() -> None:
+    store = stored_abc(max_age=None, expires=NOW + seconds(100))
+    cycle, _ = start(make_config(idle_timeout=600), store, COOKIE)
+    assert commit(cycle, store) == (Touch("abc", NOW + seconds(600)),)
+
+
+def test_resave_writes_an_unchanged_session_but_sends_no_cookie() -> None:
+    store = stored_abc()
+    cycle, _ = start(make_config(resave=True, cookie=PERSISTENT), store, COOKIE)
+    effects = commit(cycle, store)
+    assert [type(effect) for effect in effects] == [Save]
+
+
+def test_rolling_resends_the_cookie_and_moves_the_stored_expiry_with_it() -> None:
+    store = stored_abc(expires=NOW + seconds(30))
+    cycle, _ = start(make_config(rolling=True, cookie=PERSISTENT), store, COOKIE)
+    later = NOW + seconds(10)
+    effects = commit(cycle, store, later)
+
+    cookie = sent_cookie(effects)
+    assert cookie.max_age == 60
+    assert expiry_of(cookie) == later + seconds(60)
+    assert of_type(Touch, effects) == [Touch("abc", later + seconds(60))]
+    assert of_type(Save, effects) == []
+
+
+def test_rolling_browser_cookie_gets_no_expiry_but_the_store_is_refreshed() -> None:
+    store = stored_abc(max_age=None, expires=NOW + seconds(5))
+    cycle, _ = start(make_config(rolling=True, idle_timeout=600), store, COOKIE)
+    effects = commit(cycle, store)
+    cookie = sent_cookie(effects)
+    assert (cookie.max_age, cookie.expires) == (None, None)
+    assert of_type(Touch, effects) == [Touch("abc", NOW + seconds(600))]
+
+
+def test_a_change_is_saved_and_resent_with_one_expiry_for_cookie_and_store() -> None:
+    store = stored_abc(expires=NOW + seconds(30))
+    cycle, session = start(make_config(cookie=PERSISTENT), store, COOKIE)
+    session["cart"] = [1]
+    later = NOW + seconds(5)
+    effects = commit(cycle, store, later)
+
+    assert [type(effect) for effect in effects] == [Save, SetCookie]
+    (save,) = of_type(Save, effects)
+    assert save.record.data == {"user": "ada", "cart": [1]}
+    assert save.record.expires == expiry_of(sent_cookie(effects)) == later + seconds(60)
+
+
+def test_a_nested_in_place_change_is_saved() -> None:
+    store = DictStore({"abc": make_record({"cart": [1]})})
+    cycle, session = start(make_config(), store, COOKIE)
+    session["cart"].append(2)
+    commit(cycle, store)
+    assert store.records["abc"].data == {"cart": [1, 2]}
+
+
+def test_a_browser_session_cookie_is_sent_once_when_the_session_is_created() -> None:
+    config = make_config()
+    store = DictStore()
+    cycle, session = start(config, store)
+    session["visits"] = 1
+    first = commit(cycle, store)
+    assert len(headers_of(first)) == 1
+
+    cycle, session = start(config, store, f"sid={sign(session.id)}")
+    session["visits"] = 2
+    second = commit(cycle, store)
+    assert headers_of(second) == []
+    assert [type(effect) for effect in second] == [Save]
+
+
+def test_modify_modify_read_modify_sends_three_cookies_and_three_writes() -> None:
+    config = make_config(cookie=PERSISTENT)
+    store = DictStore()
+    cookie = ""
+    cookies_sent: list[bool] = []
+    saves = 0
+    for step, changes in enumerate([True, True, False, True]):
+        cycle, session = start(config, store, *([cookie] if cookie else []))
+        if changes:
+            session["step"] = step
+        effects = commit(cycle, store, NOW + seconds(step))
+        cookies_sent.append(bool(headers_of(effects)))
+        saves += len(of_type(Save, effects))
+        cookie = f"sid={sign(session.id)}"
+    assert cookies_sent == [True, True, False, True]
+    assert saves == 3
+    assert len(store.records) == 1
+
+
+def test_touch_moves_the_expiry_to_now_plus_the_original_max_age() -> None:
+    store = stored_abc(expires=NOW + seconds(30), max_age=60)
+    cycle, session = start(make_config(cookie=PERSISTENT), store, COOKIE)
+    session.touch()
+    later = NOW + seconds(10)
+    effects = commit(cycle, store, later)
+    assert expiry_of(sent_cookie(effects)) == later + seconds(60)
+    assert of_type(Touch, effects) == [Touch("abc", later + seconds(60))]
+
+
+def test_a_new_cookie_max_age_changes_this_response_and_sticks() -> None:
+    config = make_config(cookie=PERSISTENT)
+    store = stored_abc()
+    cycle, session = start(config, store, COOKIE)
+    session.cookie.max_age = 5000
+    effects = commit(cycle, store)
+
+    cookie = sent_cookie(effects)
+    assert cookie.max_age == 5000
+    (save,) = of_type(Save, effects)
+    assert save.record.max_age == 5000
+    assert save.record.expires == expiry_of(cookie) == NOW + seconds(5000)
+
+    later = NOW + seconds(100)
+    cycle, session = start(config, store, COOKIE, now=later)
+    assert session.cookie.original_max_age == 5000
+    session["more"] = 1
+    assert sent_cookie(commit(cycle, store, later)).max_age == 5000
+
+
+def test_cookie_expires_none_makes_a_browser_session_cookie_from_then_on() -> None:
+    config = make_config(cookie=PERSISTENT, idle_timeout=600)
+    store = stored_abc()
+    cycle, session = start(config, store, COOKIE)
+    session.cookie.expires = None
+    effects = commit(cycle, store)
+
+    cookie = sent_cookie(effects)
+    assert (cookie.max_age, cookie.expires) == (None, None)
+    (save,) = of_type(Save, effects)
+    assert save.record.max_age is None
+    assert save.record.expires == NOW + seconds(600)
+
+    cycle, session = start(config, store, COOKIE)
+    assert session.cookie.expires is None
+
+
+@pytest.mark.parametrize(
+    "end", ["expires in the past", "max_age zero", "max_age negative"]
+)
+def test_an_expiry_moved_into_the_past_ends_the_session_like_destroy(end: str) -> None:
+    store = stored_abc()
+    cycle, session = start(make_config(cookie=PERSISTENT), store, COOKIE)
+    if end == "expires in the past":
+        session.cookie.expires = NOW - seconds(1)
+    else:
+        session.cookie.max_age = 0 if end == "max_age zero" else -5
+    effects = commit(cycle, store)
+
+    assert [type(effect) for effect in effects] == [Destroy, ClearCookie]
+    assert of_type(Destroy, effects) == [Destroy("abc")]
+    assert sent_cookie(effects).max_age == 0
+    assert store.records == {}
+    cycle.finish()
+
+
+# -- destroy, regenerate, detach -----------------------------------------------
+
+
+def test_destroy_deletes_the_record_and_sends_one_deletion_cookie_mirroring_it() -> (
+    None
+):
+    cookie_options = CookieOptions(
+        domain="example.com", path="/app", secure=True, same_site="none", max_age=60
+    )
+    config = make_config(cookie=cookie_options)
+    store = stored_abc()
+    cycle, session = start(config, store, COOKIE, path="/app", is_tls=True)
+    session.destroy()
+    effects = commit(cycle, store)
+
+    assert effects == (
+        Destroy("abc"),
+        ClearCookie(
+            "sid=; Domain=example.com; Path=/app; Max-Age=0; "
+            "Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Secure; SameSite=None"
+        ),
+    )
+    assert store.records == {}
+
+
+def test_data_written_after_destroy_is_saved_under_a_new_id() -> None:
+    config = make_config()
+    store = stored_abc()
+    cycle, session = start(config, store, COOKIE)
+    session.destroy()
+    session["fresh"] = True
+    effects = commit(cycle, store)
+
+    assert [type(effect) for effect in effects] == [Destroy, Save, SetCookie]
+    assert of_type(Destroy, effects) == [Destroy("abc")]
+    assert id_in(sent_cookie(effects), config) == session.id != "abc"
+    assert store.records[session.id].data == {"fresh": True}
+
+
+def test_destroying_a_session_the_client_never_held_sends_nothing() -> None:
+    store = DictStore()
+    cycle, session = start(make_config(), store)
+    session.destroy()
+    assert commit(cycle, store) == ()
+
+
+def test_regenerate_destroys_the_old_id_before_saving_the_new_one() -> None:
+    config = make_config()
+    store = stored_abc()
+    cycle, session = start(config, store, COOKIE)
+    session.regenerate()
+    session["user"] = "grace"
+    effects = commit(cycle, store)
+
+    assert [type(effect) for effect in effects] == [Destroy, Save, SetCookie]
+    assert effects[0] == Destroy("abc")
+    assert id_in(sent_cookie(effects), config) == session.id
+    assert set(store.records) == {session.id}
+    assert store.records[session.id].data == {"user": "grace"}
+
+
+def test_regenerate_keeping_data_saves_it_under_the_new_id_even_unchanged() -> None:
+    store = stored_abc()
+    cycle, session = start(make_config(), store, COOKIE)
+    session.regenerate(keep_data=True)
+    commit(cycle, store)
+    assert set(store.records) == {session.id}
+    assert store.records[session.id].data == {"user": "ada"}
+
+
+def test_regenerating_a_new_session_saves_it_with_nothing_to_destroy() -> None:
+    store = DictStore()
+    cycle, session = start(make_config(), store)
+    session.regenerate()
+    effects = commit(cycle, store)
+    assert [type(effect) for effect in effects] == [Save, SetCookie]
+
+
+def test_detach_with_unset_keep_leaves_store_and_cookie_as_they_were() -> None:
+    store = stored_abc()
+    cycle, session = start(make_config(cookie=PERSISTENT, rolling=True), store, COOKIE)
+    session["user"] = "mallory"
+    session.detach()
+    assert commit(cycle, store) == ()
+    assert store.records["abc"].data == {"user": "ada"}
+    cycle.finish()
+
+
+def test_detach_with_unset_destroy_deletes_the_record_and_clears_the_cookie() -> None:
+    store = stored_abc()
+    cycle, session = start(make_config(unset="destroy"), store, COOKIE)
+    session.detach()
+    effects = commit(cycle, store)
+    assert [type(effect) for effect in effects] == [Destroy, ClearCookie]
+    assert store.records == {}
+
+
+# -- Secure cookies on plain requests ------------------------------------------
+
+
+def test_secure_cookie_on_plain_request_is_withheld_and_nothing_stored() -> None:
+    store = DictStore()
+    cycle, session = start(make_config(cookie=CookieOptions(secure=True)), store)
+    session["user"] = "ada"
+    effects = commit(cycle, store)
+    assert [type(effect) for effect in effects] == [CookieWithheld]
+    assert store.records == {}
+    cycle.finish()
+
+
+def test_a_secure_cookie_is_sent_on_a_tls_request() -> None:
+    store = DictStore()
+    config = make_config(cookie=CookieOptions(secure=True))
+    cycle, session = start(config, store, is_tls=True)
+    session["user"] = "ada"
+    effects = commit(cycle, store)
+    assert sent_cookie(effects).secure
+    assert session.id in store.records
+
+
+def test_a_secure_cookie_is_not_cleared_over_a_plain_request() -> None:
+    store = stored_abc()
+    cycle, session = start(
+        make_config(cookie=CookieOptions(secure=True)), store, COOKIE
+    )
+    session.destroy()
+    effects = commit(cycle, store)
+    assert [type(effect) for effect in effects] == [Destroy, CookieWithheld]
+
+
+# -- explicit save and reload --------------------------------------------------
+
+
+def explicit_save(cycle: SessionCycle, store: DictStore, now: datetime = NOW) -> Save:
+    save = cycle.begin_save(now)
+    store.apply([save])
+    cycle.end_save()
+    return save
+
+
+def test_an_explicit_save_with_no_later_change_is_the_only_save_of_the_request() -> (
+    None
+):
+    store = DictStore()
+    cycle, session = start(make_config(), store)
+    session["user"] = "ada"
+    save = explicit_save(cycle, store)
+    assert save.record.data == {"user": "ada"}
+    assert not session.is_new
+
+    effects = commit(cycle, store)
+    assert of_type(Save, effects) == []
+    assert len(headers_of(effects)) == 1, "the client does not hold the id yet"
+
+
+def test_an_explicit_save_then_another_change_saves_everything_again() -> None:
+    store = DictStore()
+    cycle, session = start(make_config(), store)
+    session["a"] = 1
+    explicit_save(cycle, store)
+    session["b"] = 2
+    effects = commit(cycle, store)
+    (save,) = of_type(Save, effects)
+    assert save.record.data == {"a": 1, "b": 2}
+
+
+def test_after_an_explicit_save_the_store_expiry_follows_the_cookie_sent_later() -> (
+    None
+):
+    store = DictStore()
+    cycle, session = start(make_config(cookie=PERSISTENT), store)
+    session["user"] = "ada"
+    explicit_save(cycle, store, NOW)
+    later = NOW + seconds(30)
+    effects = commit(cycle, store, later)
+
+    assert expiry_of(sent_cookie(effects)) == later + seconds(60)
+    assert store.records[session.id].expires == later + seconds(60)
+    assert of_type(Save, effects) == []
+
+
+def test_a_failed_explicit_save_leaves_the_save_to_the_commit() -> None:
+    store = DictStore()
+    cycle, session = start(make_config(), store)
+    session["user"] = "ada"
+    cycle.begin_save(NOW)
+    cycle.end_save(ok=False)
+    assert cycle.state is CycleState.ACTIVE
+    assert session.is_new
+    assert len(of_type(Save, commit(cycle, store))) == 1
+
+
+def test_an_explicit_save_of_data_json_cannot_carry_leaves_the_request_usable() -> None:
+    store = DictStore()
+    cycle, session = start(make_config(), store)
+    session["tags"] = {"a"}
+    with pytest.raises(SerializationError):
+        cycle.begin_save(NOW)
+    assert cycle.state is CycleState.ACTIVE
+
+    session["tags"] = ["a"]
+    commit(cycle, store)
+    assert store.records[session.id].data == {"tags": ["a"]}
+
+
+def test_reload_replaces_the_data_with_what_the_store_holds_now() -> None:
+    store = stored_abc()
+    cycle, session = start(make_config(), store, COOKIE)
+    session["scratch"] = True
+    store.records["abc"] = make_record({"user": "grace"})
+
+    assert cycle.begin_reload() == LoadSession("abc")
+    cycle.end_reload(store.get("abc"))
+
+    assert session == {"user": "grace"}
+    assert commit(cycle, store) == ()
+
+
+@pytest.mark.parametrize("record", [None, make_record(expires=NOW)])
+def test_reload_of_a_session_the_store_lost_raises_and_keeps_the_data(
+    record: Any,
+) -> None:
+    store = stored_abc()
+    cycle, session = start(make_config(), store, COOKIE)
+    cycle.begin_reload()
+    with pytest.raises(SessionNotFoundError):
+        cycle.end_reload(record)
+    assert session == {"user": "ada"}
+    assert cycle.state is CycleState.ACTIVE
+
+
+def test_a_failed_reload_returns_to_the_handler_unchanged() -> None:
+    store = stored_abc()
+    cycle, session = start(make_config(), store, COOKIE)
+    cycle.begin_reload()
+    cycle.end_reload(None, ok=False)
+    assert cycle.state is CycleState.ACTIVE
+    assert session == {"user": "ada"}
+
+
+def change_id_or_lifetime(session: Session, call: str) -> None:
+    if call == "regenerate":
+        session.regenerate(keep_data=True)
+    elif call == "destroy":
+        session.destroy()
+    else:
+        session.cookie.max_age = 10
+
+
+@pytest.mark.parametrize("call", ["regenerate", "destroy", "max_age"])
+@pytest.mark.parametrize("running", ["save", "reload"])
+def test_id_and_lifetime_changes_wait_for_a_running_save_or_reload(
+    running: str, call: str
+) -> None:
+    store = stored_abc()
+    cycle, session = start(make_config(), store, COOKIE)
+    if running == "save":
+        cycle.begin_save(NOW)
+    else:
+        cycle.begin_reload()
+
+    with pytest.raises(UsageError, match="still running"):
+        change_id_or_lifetime(session, call)
+    assert session.id == "abc"
+
+    if running == "save":
+        cycle.end_save(ok=False)
+    else:
+        cycle.end_reload(None, ok=False)
+    session.regenerate(keep_data=True)
+    assert session.id != "abc"
+
+
+def test_a_session_saved_explicitly_is_never_counted_stored_under_another_id() -> None:
+    store = DictStore()
+    cycle, session = start(make_config(), store)
+    save = cycle.begin_save(NOW)
+    with pytest.raises(UsageError):
+        session.regenerate()
+    store.apply([save])
+    cycle.end_save()
+    commit(cycle, store)
+    assert session.id in store.records
+
+
+# -- after the response started ------------------------------------------------
+
+
+def test_a_change_after_commit_that_is_never_saved_makes_finish_raise() -> None:
+    store = stored_abc()
+    cycle, session = start(make_config(), store, COOKIE)
+    commit(cycle, store)
+    session["late"] = True
+    with pytest.raises(SessionCommittedError):
+        cycle.finish()
+
+
+def test_a_change_after_commit_that_is_saved_is_persisted() -> None:
+    store = stored_abc()
+    cycle, session = start(make_config(), store, COOKIE)
+    commit(cycle, store)
+    session["late"] = True
+    explicit_save(cycle, store)
+    cycle.finish()
+    assert store.records["abc"].data == {"user": "ada", "late": True}
+    assert cycle.state is CycleState.CLOSED
+
+
+def test_a_late_save_of_a_session_whose_cookie_was_never_sent_is_refused() -> None:
+    store = DictStore()
+    cycle, session = start(make_config(), store)
+    commit(cycle, store)
+    session["late"] = True
+    with pytest.raises(SessionCommittedError):
+        cycle.begin_save(NOW)
+    assert cycle.state is CycleState.ERROR
+    assert store.records == {}
+
+
+def test_an_unchanged_session_finishes_quietly() -> None:
+    store = stored_abc()
+    cycle, _ = start(make_config(), store, COOKIE)
+    commit(cycle, store)
+    cycle.finish()
+    assert cycle.state is CycleState.CLOSED
+
+
+def test_lifecycle_calls_while_the_commit_runs_are_refused() -> None:
+    store = DictStore({"abc": make_record({})})
+    cycle, session = start(make_config(resave=True), store, COOKIE)
+    effects = cycle.begin_commit(NOW)
+    with pytest.raises(SessionCommittedError):
+        session.regenerate()
+    store.apply(effects)
+    cycle.end_commit()
+    cycle.finish()
+    assert session.id == "abc"
+
+
+# -- errors --------------------------------------------------------------------
+
+
+def test_data_json_cannot_carry_fails_the_commit_naming_the_key() -> None:
+    store = DictStore()
+    cycle, session = start(make_config(), store)
+    session["cart"] = [{"added": {1, 2}}]
+    with pytest.raises(SerializationError) as caught:
+        cycle.begin_commit(NOW)
+    assert caught.value.path == "cart[0].added"
+    assert cycle.state is CycleState.ERROR
+    assert store.records == {}
+
+
+def test_fail_makes_every_later_call_a_usage_error_except_finish() -> None:
+    cycle, _ = start(make_config(), DictStore())
+    cycle.fail()
+    for call in (
+        lambda: cycle.begin_commit(NOW),
+        lambda: cycle.begin_save(NOW),
+        cycle.begin_reload,
+        cycle.end_commit,
+        lambda: cycle.receive_request(facts()),
+    ):
+        with pytest.raises(UsageError):
+            call()
+        assert cycle.state is CycleState.ERROR
+    cycle.finish()
+    assert cycle.state is CycleState.ERROR
+
+
+def test_committing_twice_is_a_usage_error() -> None:
+    store = DictStore()
+    cycle, _ = start(make_config(), store)
+    commit(cycle, store)
+    with pytest.raises(UsageError, match="commit begins"):
+        cycle.begin_commit(NOW)
+    assert cycle.state is CycleState.ERROR
+
+
+def test_a_cycle_can_be_finished_before_it_loaded_anything() -> None:
+    cycle = SessionCycle(make_config())
+    cycle.finish()
+    assert cycle.state is CycleState.CLOSED
