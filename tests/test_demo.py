@@ -3,53 +3,20 @@ browser would."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-import threading
 from collections.abc import Iterator
-from pathlib import Path
-from types import ModuleType
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 import requests
 
-DEMO = Path(__file__).resolve().parent.parent / "examples" / "demo.py"
-
-
-class QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        """Keep the test output clean."""
-
-
-def load_demo() -> ModuleType:
-    # The examples import their shared HTML as a sibling module, as they do
-    # when run as scripts.
-    if str(DEMO.parent) not in sys.path:
-        sys.path.insert(0, str(DEMO.parent))
-    spec = importlib.util.spec_from_file_location("sessions_demo", DEMO)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+from tests.behaviour.servers import serve_wsgi
+from tests.test_examples import load_example
 
 
 @pytest.fixture
 def demo_url() -> Iterator[str]:
-    demo = load_demo()
-    server: WSGIServer = make_server(
-        "127.0.0.1", 0, demo.build_app("demo test secret"), handler_class=QuietHandler
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    demo = load_example("demo")
+    with serve_wsgi(demo.build_app("demo test secret")) as url:
+        yield url
 
 
 def test_visits_are_counted_across_reloads(demo_url: str) -> None:

@@ -33,7 +33,7 @@ from datetime import datetime
 from typing import Any, TypeAlias
 
 from sessions.config import SessionConfig
-from sessions.cycle import RequestFacts
+from sessions.cycle import RequestFacts, path_matches
 from sessions.errors import NoSessionError
 from sessions.runner import AsyncRunner, AsyncSession, async_store, utc_now
 from sessions.signing import IdSigner
@@ -82,8 +82,10 @@ def request_facts(scope: Scope, now: datetime) -> RequestFacts:
     headers = scope.get("headers") or ()
     path = scope.get("path") or "/"
     root_path = scope.get("root_path") or ""
-    # Servers differ on whether "path" already carries the mount prefix.
-    if root_path and not path.startswith(root_path):
+    # Servers differ on whether "path" already carries the mount prefix; it
+    # does if it starts with the prefix as whole segments (so "/shopping" under
+    # "/shop" is a path without it).
+    if root_path and not path_matches(path, root_path):
         path = root_path + path
     return RequestFacts(
         cookie_headers=_header_values(headers, b"cookie"),

@@ -40,7 +40,7 @@ import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from tornado.web import Application, HTTPError, RequestHandler
+from tornado.web import Application, Finish, HTTPError, RequestHandler
 
 from sessions.config import SessionConfig
 from sessions.cycle import RequestFacts
@@ -83,6 +83,11 @@ def _sessions_of(application: Application) -> _ApplicationSessions:
             application.settings
         )
     return shared
+
+
+def _mark_retrieved(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 class SessionMixin(RequestHandler):
@@ -165,10 +170,16 @@ class SessionMixin(RequestHandler):
             try:
                 await gate
             except Exception:
-                return  # the failure was answered with a 500 already
+                # The failure was logged and answered with a 500 already. A
+                # handler awaiting this flush() must not go on as if its
+                # headers had gone out: Finish stops it without a second log.
+                raise Finish() from None
             await then()
 
-        return asyncio.ensure_future(run())
+        future = asyncio.ensure_future(run())
+        # The automatic finish() is never awaited; its Finish is no news.
+        future.add_done_callback(_mark_retrieved)
+        return future
 
     def flush(self, include_footers: bool = False) -> asyncio.Future[None]:
         gate = self._commit_gate()

@@ -57,7 +57,7 @@ from urllib.parse import parse_qsl
 
 import attrs
 
-from sessions import Session
+from sessions import AsyncSession, Session
 
 __all__ = [
     "IGNORED_BODY",
@@ -69,6 +69,7 @@ __all__ = [
     "plan_from_query",
     "render_body",
     "run_actions",
+    "run_async_actions",
 ]
 
 Step: TypeAlias = Literal["save", "reload", "detach"]
@@ -167,9 +168,14 @@ class Plan:
     fail: bool = False
 
     @property
+    def status_code(self) -> int:
+        """The response status: 302 for a redirect, else ``status``."""
+        return 302 if self.redirect is not None else self.status
+
+    @property
     def status_line(self) -> str:
         """The WSGI-style status line, e.g. ``"302 Found"``."""
-        code = 302 if self.redirect is not None else self.status
+        code = self.status_code
         return f"{code} {HTTPStatus(code).phrase}"
 
     def headers(self) -> list[tuple[str, str]]:
@@ -224,6 +230,20 @@ def run_actions(session: Session, actions: tuple[Action, ...]) -> Iterator[Step]
             yield step
         else:
             _DIRECT[name](session, argument)
+
+
+async def run_async_actions(
+    session: AsyncSession, actions: tuple[Action, ...], detach: Callable[[], None]
+) -> None:
+    """Apply ``actions``, awaiting ``save`` and ``reload``; ``detach`` is the
+    caller's way of letting go of the session."""
+    for step in run_actions(session, actions):
+        if step == "save":
+            await session.save()
+        elif step == "reload":
+            await session.reload()
+        else:
+            detach()
 
 
 def render_body(session: Session | None) -> bytes:

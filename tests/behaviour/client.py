@@ -206,3 +206,9 @@ class Client:
 
     def close(self) -> None:
         self.http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -14,7 +14,13 @@ from collections.abc import Iterator
 import pytest
 
 from sessions import SessionConfig
-from tests.behaviour.apps import wsgi_app
+from tests.behaviour.apps import (
+    aiohttp_app,
+    asgi_app,
+    starlette_app,
+    tornado_app,
+    wsgi_app,
+)
 from tests.behaviour.client import Client
 from tests.behaviour.harness import (
     AppSpec,
@@ -27,6 +33,10 @@ from tests.behaviour.harness import (
 )
 
 ADAPTERS: dict[str, Serve] = {
+    "aiohttp": aiohttp_app.serve,
+    "asgi": asgi_app.serve,
+    "starlette": starlette_app.serve,
+    "tornado": tornado_app.serve,
     "wsgi": wsgi_app.serve,
 }
 

@@ -4,19 +4,18 @@ a view needs, and a login redirect never outruns its session write."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import attrs
 import pytest
 from flask import Flask, redirect, request
-from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Response
 
 from sessions_adapters.wsgi import SessionMiddleware, get_session
 from tests.behaviour.client import Client
 from tests.behaviour.harness import SpyStore, session_config
+from tests.behaviour.servers import serve_werkzeug
 
 
 def build_app() -> Flask:
@@ -48,11 +47,6 @@ def build_app() -> Flask:
     return app
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        """No access log in the test output."""
-
-
 @attrs.frozen
 class FlaskSite:
     client: Client
@@ -63,19 +57,8 @@ class FlaskSite:
 def site() -> Iterator[FlaskSite]:
     store = SpyStore()
     app = SessionMiddleware(build_app(), session_config(), store)
-    server = make_server(
-        "127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    client = Client(f"http://127.0.0.1:{server.server_port}", "sid")
-    try:
+    with serve_werkzeug(app) as url, Client(url, "sid") as client:
         yield FlaskSite(client, store)
-    finally:
-        client.close()
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 def test_views_reach_the_session_through_the_environ(site: FlaskSite) -> None:

@@ -9,11 +9,8 @@ the server inwards: the probe, the mount (moves the prefix from
 from __future__ import annotations
 
 import contextlib
-import socketserver
-import threading
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from sessions import NoSessionError, SyncSession
 from sessions_adapters.wsgi import ENVIRON_KEY, SessionMiddleware, get_session
@@ -27,6 +24,7 @@ from tests.behaviour.actions import (
     run_actions,
 )
 from tests.behaviour.harness import AppSpec, Probe
+from tests.behaviour.servers import serve_wsgi
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -149,35 +147,8 @@ def build_app(spec: AppSpec) -> WSGIApplication:
     return _probed(app, probe)
 
 
-class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
-    """One thread per request; ``server_close`` joins them all."""
-
-    daemon_threads = False
-    block_on_close = True
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        """No access log in the test output."""
-
-
 @contextlib.contextmanager
 def serve(spec: AppSpec) -> Iterator[str]:
     """Serve the test application with :mod:`wsgiref` on an ephemeral port."""
-    server = make_server(
-        "127.0.0.1",
-        0,
-        build_app(spec),
-        server_class=_ThreadingServer,
-        handler_class=_QuietHandler,
-    )
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serve_wsgi(build_app(spec)) as url:
+        yield url
