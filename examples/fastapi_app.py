@@ -33,9 +33,7 @@ Session = Annotated[AsyncSession, Depends(current_session)]
 app = FastAPI()
 app.add_middleware(
     SessionMiddleware,
-    config=SessionConfig(
-        secret=os.environ.get("SESSION_SECRET") or secrets.token_hex(32)
-    ),
+    config=SessionConfig(secret=SECRET),
 )
 
 

@@ -65,9 +65,7 @@ app = Starlette(
 )
 app.add_middleware(
     SessionMiddleware,
-    config=SessionConfig(
-        secret=os.environ.get("SESSION_SECRET") or secrets.token_hex(32)
-    ),
+    config=SessionConfig(secret=SECRET),
 )
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from sessions.cookies import Priority, SameSite, is_token, render_set_cookie
 from sessions.errors import ConfigError
 from sessions.ids import new_session_id
 
-__all__ = ["CookieOptions", "SessionConfig"]
+__all__ = ["MAX_LIFETIME", "CookieOptions", "SessionConfig"]
 
 SecureOption: TypeAlias = "bool | Literal['auto']"
 SameSiteOption: TypeAlias = "Literal['strict', 'lax', 'none', 'auto'] | None"
@@ -31,8 +31,13 @@ _DOMAIN = re.compile(
     r"\.?[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
 )
-# A path: "/" then printable ASCII except ";" and ",".
-_PATH = re.compile(r"/[!-+\--:<-~]*")
+# A path: "/" then printable ASCII except ";", "," and "%". Servers hand the
+# request path over percent-decoded, so an escape could never match.
+_PATH = re.compile(r"/[!-$&-+\--:<-~]*")
+
+MAX_LIFETIME = 400 * 86400
+"""The longest lifetime, in seconds, a cookie or an idle session may have:
+400 days, where browsers cap cookie lifetimes."""
 
 
 def _seconds(field: str, value: object) -> int:
@@ -46,6 +51,10 @@ def _seconds(field: str, value: object) -> int:
         seconds = value
     else:
         raise ConfigError(field, "must be an int number of seconds or a timedelta")
+    if seconds > MAX_LIFETIME:
+        raise ConfigError(
+            field, "must be at most 400 days, the longest browsers keep a cookie"
+        )
     if seconds <= 0:
         raise ConfigError(
             field,
@@ -80,7 +89,7 @@ def _check_path(_instance: Any, _attribute: Any, value: Any) -> None:
     if not isinstance(value, str) or _PATH.fullmatch(value) is None:
         raise ConfigError(
             "cookie.path",
-            "must start with '/' and hold only printable ASCII without ';' or ','",
+            "must start with '/' and hold only printable ASCII without ';', ',' or '%'",
         )
 
 
@@ -301,3 +310,20 @@ class SessionConfig:
         default="keep", validator=_one_of("unset", ("keep", "destroy"))
     )
     idle_timeout: int = attrs.field(default=86400, converter=_idle_timeout)
+
+    def __attrs_post_init__(self) -> None:
+        # Browsers silently drop a cookie whose name prefix promises more
+        # than its attributes give (RFC 6265bis section 4.1.3).
+        prefix = self.name.lower()
+        cookie = self.cookie
+        if prefix.startswith(("__secure-", "__host-")) and cookie.secure is not True:
+            raise ConfigError(
+                "name",
+                f"a {self.name.split('-', 1)[0]}- cookie needs cookie.secure=True",
+            )
+        if prefix.startswith("__host-") and (
+            cookie.path != "/" or cookie.domain is not None
+        ):
+            raise ConfigError(
+                "name", "a __Host- cookie needs cookie.path='/' and no cookie.domain"
+            )

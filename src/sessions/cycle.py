@@ -41,6 +41,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime, timedelta, timezone
 from typing import Final, TypeAlias
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -54,6 +55,7 @@ from sessions.signing import IdSigner
 
 __all__ = [
     "MAX_CANDIDATES",
+    "MAX_COOKIE_VALUES",
     "TRANSITIONS",
     "ClearCookie",
     "CookieWithheld",
@@ -74,6 +76,11 @@ __all__ = [
 MAX_CANDIDATES: Final = 4
 """How many verified cookie values of the session name are looked up in the
 store, at most, before the request gets a new session."""
+
+MAX_COOKIE_VALUES: Final = 8
+"""How many values of the session cookie, in header order, are checked at
+all. Browsers send two or three when cookies differ only by Domain or Path;
+a header holding thousands must not cost thousands of signature checks."""
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -248,6 +255,21 @@ Effect: TypeAlias = "Save | Touch | Destroy | SetCookie | ClearCookie | CookieWi
 # -- the cycle ---------------------------------------------------------------
 
 
+def request_path(target: str) -> str:
+    """The path to match against ``cookie.path`` for a request target.
+
+    An absolute-form target (``http://host/x``) contributes its path; a
+    target that is not a path at all (``*`` in ``OPTIONS *``) counts as
+    ``/``, as RFC 6265 does for a request URI without one.
+    """
+    if target.startswith("/"):
+        return target
+    if "://" in target:
+        path = urlsplit(target).path
+        return path if path.startswith("/") else "/"
+    return "/"
+
+
 def path_matches(request_path: str, cookie_path: str) -> bool:
     """RFC 6265 section 5.1.4 path-match."""
     if request_path == cookie_path:
@@ -344,6 +366,10 @@ class SessionCycle:
         so)."""
         return self._secure
 
+    def _deliverable(self) -> bool:
+        """Whether a cookie can reach the client on this request."""
+        return self._secure or self._config.cookie.secure is not True
+
     def _new_session(self) -> Session:
         config = self._config
         try:
@@ -366,7 +392,7 @@ class SessionCycle:
         if facts.now.tzinfo is None:
             self.state = CycleState.ERROR
             raise UsageError("RequestFacts.now must be timezone-aware")
-        if not path_matches(facts.path, config.cookie.path):
+        if not path_matches(request_path(facts.path), config.cookie.path):
             self._move(Event.REQUEST_OUTSIDE_PATH)
             return NoSession()
 
@@ -377,7 +403,7 @@ class SessionCycle:
         values = cookie_values(facts.cookie_headers, config.name)
         self._had_cookie = bool(values)
         candidates = self._candidates
-        for value in values:
+        for value in values[:MAX_COOKIE_VALUES]:
             session_id = self._signer.unsign(value)
             if session_id is not None and session_id not in candidates:
                 candidates.append(session_id)
@@ -432,9 +458,14 @@ class SessionCycle:
             raise UsageError("there is no session in this request")
         return session
 
-    def begin_save(self, now: datetime) -> Save:
+    def begin_save(self, now: datetime) -> Save | None:
         """Start an explicit ``save()``: the returned effect must be run, then
-        :meth:`end_save` called (with ``ok=False`` if it failed)."""
+        :meth:`end_save` called (with ``ok=False`` if it failed).
+
+        Returns ``None``, and nothing is to be done, for a new session whose
+        cookie could not be delivered on this request (a ``Secure`` cookie on
+        a request that is not secure): the client could never present it.
+        """
         session = self._active_session()
         late = self.state is CycleState.COMMITTED
         if late and session.id != self._client_id:
@@ -445,6 +476,9 @@ class SessionCycle:
             )
         state = self.state
         self._move(Event.SAVE_BEGIN)
+        if not session._persisted and not self._deliverable():
+            self.state = state  # nothing to write
+            return None
         try:
             record = self._record(session, now)
         except Exception:
@@ -570,9 +604,13 @@ class SessionCycle:
 
     def _decide(self, session: Session, now: datetime) -> tuple[Effect, ...]:
         config = self._config
-        store: list[Effect] = [Destroy(old) for old in session._doomed]
+        store: list[Effect] = []
+        # Ids retired by regenerate() or destroy() are deleted after the new
+        # record is saved: if the save fails, the old session still works,
+        # so a store outage during login logs nobody out.
+        retired: list[Effect] = [Destroy(old) for old in session._doomed]
         headers: list[Effect] = []
-        deliverable = self._secure or config.cookie.secure is not True
+        deliverable = self._deliverable()
 
         def clear_cookie() -> None:
             if not self._had_cookie:
@@ -614,11 +652,12 @@ class SessionCycle:
         # The handler let go of the session (req.session = null).
         if session._detached:
             self._dropped = True
-            if config.unset == "destroy":
-                if session._persisted:
-                    store.append(Destroy(session.id))
-                clear_cookie()
-            return (*store, *headers)
+            if config.unset == "keep":
+                return ()  # not even a regenerate() of this request counts
+            if session._persisted:
+                store.append(Destroy(session.id))
+            clear_cookie()
+            return (*store, *retired, *headers)
 
         # The handler moved the expiry into the past: the session ends.
         if session._expires is not None and session._expires <= now:
@@ -626,7 +665,7 @@ class SessionCycle:
             if session._persisted:
                 store.append(Destroy(session.id))
             clear_cookie()
-            return (*store, *headers)
+            return (*store, *retired, *headers)
 
         data_changed = session._data_changed()
 
@@ -641,7 +680,7 @@ class SessionCycle:
                     store.append(Save(session.id, self._record(session, now)))
             elif session._destroyed:
                 clear_cookie()
-            return (*store, *headers)
+            return (*store, *retired, *headers)
 
         # A stored session: loaded from the cookie, or saved explicitly in
         # this request.
@@ -671,4 +710,4 @@ class SessionCycle:
             # Keep the stored expiry equal to the one the client holds; a
             # browser-session cookie has none, so its idle timeout restarts.
             store.append(Touch(session.id, self._expiry(session, now)))
-        return (*store, *headers)
+        return (*store, *retired, *headers)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from datetime import datetime, timezone
 from typing import Any
 
@@ -27,6 +28,7 @@ import cattrs
 from sessions.errors import SerializationError
 
 __all__ = [
+    "MAX_DEPTH",
     "SessionRecord",
     "canonical_json",
     "check_json_data",
@@ -140,7 +142,7 @@ def canonical_json(data: dict[str, Any]) -> str:
 
 # Subclasses (an IntEnum, a StrEnum, an OrderedDict, a defaultdict) are
 # refused: they would come back as the plain base type.
-_EXACT_SCALARS = (type(None), bool, int)
+_EXACT_SCALARS = (type(None), bool)
 
 
 def _check_encodable(text: str, path: str) -> None:
@@ -152,13 +154,32 @@ def _check_encodable(text: str, path: str) -> None:
         ) from None
 
 
+MAX_DEPTH = 64
+"""How deeply session data may nest dicts and lists."""
+
+# Python's json cannot write an int with more digits than this limit.
+_DIGIT_LIMIT = sys.get_int_max_str_digits()
+_INT_BOUND = 10**_DIGIT_LIMIT if _DIGIT_LIMIT else None
+
+
 def check_json_data(data: object, path: str = "") -> None:
     """Raise :class:`SerializationError` naming the first value in ``data``
-    that JSON cannot represent exactly."""
+    that JSON cannot represent exactly, or that nests deeper than
+    :data:`MAX_DEPTH` (which also catches a list that contains itself)."""
+    _check(data, path, 0)
+
+
+def _check(data: object, path: str, depth: int) -> None:
     kind = type(data)
     if kind is str and isinstance(data, str):
         if not data.isascii():
             _check_encodable(data, path)
+        return
+    if kind is int and isinstance(data, int):
+        if _INT_BOUND is not None and not -_INT_BOUND < data < _INT_BOUND:
+            raise SerializationError(
+                path, f"an integer of more than {_DIGIT_LIMIT} digits has no JSON form"
+            )
         return
     if kind in _EXACT_SCALARS:
         return
@@ -166,6 +187,8 @@ def check_json_data(data: object, path: str = "") -> None:
         if not math.isfinite(data):
             raise SerializationError(path, f"{data!r} has no JSON form")
         return
+    if (kind is dict or kind is list) and depth == MAX_DEPTH:
+        raise SerializationError(path, f"the data nests deeper than {MAX_DEPTH} levels")
     if type(data) is dict:
         for key, value in data.items():
             if type(key) is not str:
@@ -176,11 +199,11 @@ def check_json_data(data: object, path: str = "") -> None:
                 )
             if not key.isascii():
                 _check_encodable(key, path)
-            check_json_data(value, f"{path}.{key}" if path else key)
+            _check(value, f"{path}.{key}" if path else key, depth + 1)
         return
     if type(data) is list:
         for index, item in enumerate(data):
-            check_json_data(item, f"{path}[{index}]")
+            _check(item, f"{path}[{index}]", depth + 1)
         return
     raise SerializationError(
         path,

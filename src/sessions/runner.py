@@ -119,6 +119,8 @@ def _load(cycle: SessionCycle, facts: RequestFacts) -> Steps[Session | None]:
 
 def _save(cycle: SessionCycle, now: datetime) -> Steps[None]:
     effect = cycle.begin_save(now)
+    if effect is None:
+        return  # a new session the client could never present: not stored
     try:
         yield effect
     except BaseException:

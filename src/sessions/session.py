@@ -24,6 +24,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from sessions.config import MAX_LIFETIME
 from sessions.errors import SessionCommittedError, UsageError
 from sessions.ids import check_session_id
 from sessions.records import SessionRecord, canonical_json
@@ -69,6 +70,8 @@ class SessionCookie:
                 value = round(value.total_seconds())
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TypeError("max_age must be seconds (int), a timedelta or None")
+            if value > MAX_LIFETIME:
+                raise ValueError("max_age must be at most 400 days")
             session._max_age = value
             session._expires = session._now + timedelta(seconds=value)
         session._cookie_changed = True
@@ -87,9 +90,14 @@ class SessionCookie:
         if value is None:
             session._max_age = None
         else:
+            if not isinstance(value, datetime):
+                raise TypeError("expires must be a timezone-aware datetime or None")
             if value.tzinfo is None:
                 raise ValueError("expires must be a timezone-aware datetime")
-            session._max_age = round((value - session._now).total_seconds())
+            max_age = round((value - session._now).total_seconds())
+            if max_age > MAX_LIFETIME:
+                raise ValueError("expires must be at most 400 days away")
+            session._max_age = max_age
         session._expires = value
         session._cookie_changed = True
 
@@ -251,6 +259,12 @@ class Session(dict[str, Any]):
 
         The object then behaves as a new, empty session; if the handler puts
         data into it afterwards, that data is saved under a new id.
+
+        Known limitation: another request that loaded this session before
+        the destroy and saves a change after it writes the session back
+        under the old id, because the store protocol has no conditional
+        write that could refuse it. The same holds for the id that
+        :meth:`regenerate` retires.
         """
         self._check_open()
         self._replace_id()
@@ -285,7 +299,7 @@ class Session(dict[str, Any]):
     def _data_changed(self) -> bool:
         try:
             return canonical_json(self) != self._snapshot
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RecursionError):
             # Not JSON-safe: certainly changed; the save reports the key.
             return True
 

@@ -83,14 +83,19 @@ class _Closing:
     """The application's response body, closing the session cycle after the
     body's own ``close()``."""
 
-    __slots__ = ("_body", "_runner")
+    __slots__ = ("_body", "_failed", "_runner")
 
     def __init__(self, body: Iterable[bytes], runner: SyncRunner) -> None:
         self._body = body
         self._runner = runner
+        self._failed = False
 
     def __iter__(self) -> Iterator[bytes]:
-        return iter(self._body)
+        try:
+            yield from self._body
+        except BaseException:
+            self._failed = True
+            raise
 
     def close(self) -> None:
         try:
@@ -98,7 +103,11 @@ class _Closing:
             if close is not None:
                 close()
         finally:
-            self._runner.finish()
+            if self._failed:
+                # The body's own error is what the server must report.
+                finish_after_error(self._runner)
+            else:
+                self._runner.finish()
 
 
 class SessionMiddleware:
@@ -148,6 +157,10 @@ class SessionMiddleware:
         ) -> Callable[[bytes], object]:
             nonlocal cookies
             if cookies is None:
+                # A commit that fails is not tried again: an application that
+                # answers the failure with its own error page (a second call
+                # with exc_info, as PEP 3333 allows) sends it with no cookie.
+                cookies = []
                 if session is not None and environ.get(ENVIRON_KEY) is None:
                     session.detach()
                 cookies = runner.commit()

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from sessions import ConfigError, CookieOptions, SessionConfig
+from sessions.config import MAX_LIFETIME
 from sessions.cookies import parse_set_cookie
 from sessions.ids import new_session_id
 
@@ -348,3 +349,49 @@ def test_http_only_false_omits_the_flag() -> None:
         render(CookieOptions(http_only=False), secure_request=False)
     )
     assert not parsed.http_only
+
+
+# -- limits browsers impose ----------------------------------------------------
+
+
+@pytest.mark.parametrize("max_age", [MAX_LIFETIME + 1, 10**12, timedelta(days=401)])
+def test_a_cookie_lifetime_beyond_what_browsers_keep_is_refused(max_age: Any) -> None:
+    assert cookie_error(max_age=max_age).field == "cookie.max_age"
+
+
+def test_the_longest_lifetime_browsers_keep_is_accepted() -> None:
+    assert CookieOptions(max_age=timedelta(days=400)).max_age == MAX_LIFETIME
+
+
+def test_an_idle_timeout_beyond_400_days_is_refused() -> None:
+    assert config_error(secret="s", idle_timeout=10**12).field == "idle_timeout"
+
+
+@pytest.mark.parametrize("path", ["/a%20b", "/%2e%2e/admin"])
+def test_a_cookie_path_with_percent_escapes_is_refused(path: str) -> None:
+    # Servers hand over the request path decoded, so it could never match.
+    assert cookie_error(path=path).field == "cookie.path"
+
+
+@pytest.mark.parametrize(
+    ("name", "cookie"),
+    [
+        ("__Secure-sid", CookieOptions()),
+        ("__secure-sid", CookieOptions(secure="auto")),
+        ("__Host-sid", CookieOptions()),
+        ("__Host-sid", CookieOptions(secure=True, path="/app")),
+        ("__HOST-sid", CookieOptions(secure=True, domain="example.com")),
+    ],
+)
+def test_a_cookie_name_prefix_the_attributes_do_not_honour_is_refused(
+    name: str, cookie: CookieOptions
+) -> None:
+    assert config_error(secret="s", name=name, cookie=cookie).field == "name"
+
+
+@pytest.mark.parametrize("name", ["__Secure-sid", "__Host-sid"])
+def test_a_cookie_name_prefix_with_the_attributes_it_needs_is_accepted(
+    name: str,
+) -> None:
+    config = SessionConfig(secret="s", name=name, cookie=CookieOptions(secure=True))
+    assert config.name == name

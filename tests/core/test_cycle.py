@@ -32,7 +32,13 @@ from sessions import (
     UsageError,
 )
 from sessions.cookies import SetCookie as ParsedCookie
-from sessions.cycle import MAX_CANDIDATES, forwarded_secure, path_matches
+from sessions.cycle import (
+    MAX_CANDIDATES,
+    MAX_COOKIE_VALUES,
+    forwarded_secure,
+    path_matches,
+    request_path,
+)
 from sessions.signing import IdSigner
 
 from .support import (
@@ -113,6 +119,31 @@ def test_a_request_outside_the_cookie_path_gets_no_session_at_all() -> None:
     assert store.lookups == []
     assert cycle.session is None
     assert cycle.state is CycleState.CLOSED
+
+
+@pytest.mark.parametrize(
+    ("target", "path"),
+    [
+        ("/shop/cart", "/shop/cart"),
+        ("*", "/"),
+        ("", "/"),
+        ("x", "/"),
+        ("http://example.com/shop/cart?x=1", "/shop/cart"),
+        ("http://example.com", "/"),
+    ],
+)
+def test_a_request_target_that_is_not_a_path_counts_as_its_path_or_root(
+    target: str, path: str
+) -> None:
+    assert request_path(target) == path
+
+
+@pytest.mark.parametrize("target", ["*", "http://example.com/"])
+def test_odd_request_targets_still_get_a_session_under_the_root_path(
+    target: str,
+) -> None:
+    cycle = SessionCycle(make_config())
+    assert cycle.receive_request(facts(COOKIE, path=target)) == LoadSession("abc")
 
 
 @pytest.mark.parametrize("path", ["/foo/bar", "/foo/bar/baz"])
@@ -294,6 +325,21 @@ def test_at_most_max_candidates_ids_are_looked_up() -> None:
     assert store.lookups == ids[:MAX_CANDIDATES]
     assert session.is_new
     assert session.id not in ids
+
+
+def test_only_the_first_values_of_the_cookie_are_checked_at_all() -> None:
+    forged = "; ".join(f"sid=forged{n}.{'A' * 43}" for n in range(MAX_COOKIE_VALUES))
+    store = stored_abc()
+    cycle = SessionCycle(make_config())
+    # A valid value behind as many forged ones as are checked is not reached.
+    decision = cycle.receive_request(facts(f"{forged}; {COOKIE}"))
+    assert isinstance(decision, SessionReady)
+    assert decision.session.is_new
+
+    cycle = SessionCycle(make_config())
+    fewer = forged.rsplit(";", 1)[0]
+    assert cycle.receive_request(facts(f"{fewer}; {COOKIE}")) == LoadSession("abc")
+    assert store.lookups == []
 
 
 def test_an_old_secret_still_loads_and_the_new_one_signs_the_reply() -> None:
@@ -662,7 +708,7 @@ def test_data_written_after_destroy_is_saved_under_a_new_id() -> None:
     session["fresh"] = True
     effects = commit(cycle, store)
 
-    assert [type(effect) for effect in effects] == [Destroy, Save, SetCookie]
+    assert [type(effect) for effect in effects] == [Save, Destroy, SetCookie]
     assert of_type(Destroy, effects) == [Destroy("abc")]
     assert id_in(sent_cookie(effects), config) == session.id != "abc"
     assert store.records[session.id].data == {"fresh": True}
@@ -675,7 +721,7 @@ def test_destroying_a_session_the_client_never_held_sends_nothing() -> None:
     assert commit(cycle, store) == ()
 
 
-def test_regenerate_destroys_the_old_id_before_saving_the_new_one() -> None:
+def test_regenerate_saves_the_new_id_before_destroying_the_old_one() -> None:
     config = make_config()
     store = stored_abc()
     cycle, session = start(config, store, COOKIE)
@@ -683,8 +729,8 @@ def test_regenerate_destroys_the_old_id_before_saving_the_new_one() -> None:
     session["user"] = "grace"
     effects = commit(cycle, store)
 
-    assert [type(effect) for effect in effects] == [Destroy, Save, SetCookie]
-    assert effects[0] == Destroy("abc")
+    assert [type(effect) for effect in effects] == [Save, Destroy, SetCookie]
+    assert effects[1] == Destroy("abc")
     assert id_in(sent_cookie(effects), config) == session.id
     assert set(store.records) == {session.id}
     assert store.records[session.id].data == {"user": "grace"}
@@ -717,6 +763,15 @@ def test_detach_with_unset_keep_leaves_store_and_cookie_as_they_were() -> None:
     cycle.finish()
 
 
+def test_detach_with_unset_keep_also_drops_a_regenerate_of_the_request() -> None:
+    store = stored_abc()
+    cycle, session = start(make_config(), store, COOKIE)
+    session.regenerate()
+    session.detach()
+    assert commit(cycle, store) == ()
+    assert store.records["abc"].data == {"user": "ada"}
+
+
 def test_detach_with_unset_destroy_deletes_the_record_and_clears_the_cookie() -> None:
     store = stored_abc()
     cycle, session = start(make_config(unset="destroy"), store, COOKIE)
@@ -737,6 +792,18 @@ def test_secure_cookie_on_plain_request_is_withheld_and_nothing_stored() -> None
     assert [type(effect) for effect in effects] == [CookieWithheld]
     assert store.records == {}
     cycle.finish()
+
+
+def test_an_explicit_save_of_a_session_whose_cookie_cannot_be_sent_stores_nothing() -> (
+    None
+):
+    store = DictStore()
+    cycle, session = start(make_config(cookie=CookieOptions(secure=True)), store)
+    session["user"] = "ada"
+    assert cycle.begin_save(NOW) is None
+    assert cycle.state is CycleState.ACTIVE
+    assert [type(effect) for effect in commit(cycle, store)] == [CookieWithheld]
+    assert store.records == {}
 
 
 def test_a_secure_cookie_is_sent_on_a_tls_request() -> None:
@@ -764,6 +831,7 @@ def test_a_secure_cookie_is_not_cleared_over_a_plain_request() -> None:
 
 def explicit_save(cycle: SessionCycle, store: DictStore, now: datetime = NOW) -> Save:
     save = cycle.begin_save(now)
+    assert save is not None
     store.apply([save])
     cycle.end_save()
     return save
@@ -906,6 +974,7 @@ def test_a_session_saved_explicitly_is_never_counted_stored_under_another_id() -
     store = DictStore()
     cycle, session = start(make_config(), store)
     save = cycle.begin_save(NOW)
+    assert save is not None
     with pytest.raises(UsageError):
         session.regenerate()
     store.apply([save])

@@ -342,6 +342,13 @@ class CycleMachine(RuleBasedStateMachine):
         late = self.expected is S.COMMITTED
         assert session is not None
         save = self.cycle.begin_save(self.now)
+        if save is None:
+            # Only a new session whose Secure cookie cannot be delivered is
+            # not written.
+            assert session.is_new
+            assert self.cycle.session is session
+            assert not self.cycle.request_is_secure
+            return
         assert save.session_id == session.id
         assert save.record.data == dict(session)
         self.pending_save = save

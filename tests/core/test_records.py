@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from sessions import SerializationError, SessionRecord
 from sessions.records import (
+    MAX_DEPTH,
     canonical_json,
     check_json_data,
     record_from_json,
@@ -81,6 +82,39 @@ def test_a_lone_surrogate_is_refused_with_its_path(
     with pytest.raises(SerializationError, match="surrogate") as caught:
         check_json_data(data)
     assert caught.value.path == path
+
+
+def test_data_nested_deeper_than_the_limit_is_refused_with_its_path() -> None:
+    deep: list[Any] = []
+    inner = deep
+    for _ in range(MAX_DEPTH):
+        inner.append([])
+        inner = inner[0]
+    with pytest.raises(SerializationError, match="deeper") as caught:
+        check_json_data({"deep": deep})
+    assert caught.value.path.startswith("deep[0]")
+
+
+def test_data_at_the_depth_limit_is_accepted() -> None:
+    deep: list[Any] = []
+    inner = deep
+    for _ in range(MAX_DEPTH - 2):
+        inner.append([])
+        inner = inner[0]
+    check_json_data({"deep": deep})
+
+
+def test_a_list_that_contains_itself_is_refused_not_a_recursion_error() -> None:
+    loop: list[Any] = []
+    loop.append(loop)
+    with pytest.raises(SerializationError):
+        check_json_data({"loop": loop})
+
+
+def test_an_integer_too_long_for_json_is_refused() -> None:
+    with pytest.raises(SerializationError, match="digits") as caught:
+        check_json_data({"big": 10**5000})
+    assert caught.value.path == "big"
 
 
 def test_a_key_with_a_lone_surrogate_is_refused() -> None:

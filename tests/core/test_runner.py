@@ -134,7 +134,7 @@ def test_explicit_save_with_no_later_change_writes_once() -> None:
     assert len(headers) == 1
 
 
-def test_regenerate_destroys_the_old_id_before_writing_the_new_one() -> None:
+def test_regenerate_writes_the_new_id_before_destroying_the_old_one() -> None:
     store = SpyStore()
     store.inner.set(
         "abc",
@@ -147,7 +147,7 @@ def test_regenerate_destroys_the_old_id_before_writing_the_new_one() -> None:
     session.regenerate()
     session["user"] = "ada"
     runner.commit()
-    assert store.calls == [("get", "abc"), ("destroy", "abc"), ("set", session.id)]
+    assert store.calls == [("get", "abc"), ("set", session.id), ("destroy", "abc")]
 
 
 def test_reload_sees_what_another_request_stored() -> None:

@@ -311,3 +311,24 @@ def test_lifecycle_changes_after_the_response_started_are_refused(
         call(session)
     assert session.id == "stored"
     assert session == {"user": "ada", "cart": [1]}
+
+
+@pytest.mark.parametrize("value", [400 * 86400 + 1, timedelta(days=500), 10**12])
+def test_a_cookie_lifetime_beyond_400_days_is_refused(value: int | timedelta) -> None:
+    session = new_session()
+    with pytest.raises(ValueError, match="400 days"):
+        session.cookie.max_age = value
+    assert session.cookie.max_age == 60
+
+
+def test_an_expiry_beyond_400_days_is_refused() -> None:
+    session = new_session()
+    with pytest.raises(ValueError, match="400 days"):
+        session.cookie.expires = NOW + timedelta(days=401)
+
+
+@pytest.mark.parametrize("value", [5, "2030-01-01", 1.5])
+def test_an_expiry_that_is_not_a_datetime_is_a_type_error(value: Any) -> None:
+    session = new_session()
+    with pytest.raises(TypeError):
+        session.cookie.expires = value
