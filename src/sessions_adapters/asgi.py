@@ -131,19 +131,21 @@ class SessionMiddleware:
         else:
             await self.app(scope, receive, send)
 
-    def _runner(self) -> AsyncRunner:
-        return AsyncRunner(
+    async def _load(self, scope: Scope) -> tuple[AsyncRunner, AsyncSession | None]:
+        """Start the connection's cycle and put its session in the scope."""
+        runner = AsyncRunner(
             self.config, self.store, signer=self._signer, clock=self.clock
         )
-
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        runner = self._runner()
         try:
             session = await runner.load(request_facts(scope, self.clock()))
         except BaseException:
             finish_after_error(runner)
             raise
         scope["session"] = session
+        return runner, session
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        runner, session = await self._load(scope)
         started = False
 
         async def send_with_session(message: Message) -> None:
@@ -173,13 +175,7 @@ class SessionMiddleware:
         runner.finish()
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
-        runner = self._runner()
-        try:
-            session = await runner.load(request_facts(scope, self.clock()))
-        except BaseException:
-            finish_after_error(runner)
-            raise
-        scope["session"] = session
+        runner, session = await self._load(scope)
         try:
             await self.app(scope, receive, send)
         finally:
