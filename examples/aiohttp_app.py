@@ -41,8 +41,7 @@ async def login(request: web.Request) -> web.Response:
         # A new id at every change of privilege defeats session fixation.
         session.regenerate(keep_data=True)
         session["user"] = user
-        if form.get("remember"):
-            session.cookie.max_age = REMEMBER_FOR
+        session.cookie.max_age = REMEMBER_FOR if form.get("remember") else None
     raise web.HTTPSeeOther("/")
 
 

@@ -59,8 +59,7 @@ async def login(
         # A new id at every change of privilege defeats session fixation.
         session.regenerate(keep_data=True)
         session["user"] = name
-        if remember:
-            session.cookie.max_age = REMEMBER_FOR
+        session.cookie.max_age = REMEMBER_FOR if remember else None
     return RedirectResponse("/", status_code=303)
 
 

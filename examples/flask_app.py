@@ -54,8 +54,7 @@ def login() -> Response:
         # A new id at every change of privilege defeats session fixation.
         session.regenerate(keep_data=True)
         session["user"] = user
-        if request.form.get("remember"):
-            session.cookie.max_age = REMEMBER_FOR
+        session.cookie.max_age = REMEMBER_FOR if request.form.get("remember") else None
     return redirect("/", code=303)
 
 

@@ -42,11 +42,12 @@ def home_page(
 ) -> str:
     """The home page: the visit count, and a login form or a logout button."""
     body = _LOGGED_IN.format(user=html.escape(user)) if user else _LOGIN_FORM
-    cookie_kind = (
-        "ends when the browser closes"
-        if cookie_max_age is None
-        else f"expires in {timedelta(seconds=cookie_max_age)}"
-    )
+    if cookie_max_age is None:
+        cookie_kind = "ends when the browser closes"
+    elif cookie_max_age >= 86400:
+        cookie_kind = f"expires in {round(cookie_max_age / 86400)} days"
+    else:
+        cookie_kind = f"expires in {timedelta(seconds=cookie_max_age)}"
     return _PAGE.format(
         framework=framework,
         visits=visits,

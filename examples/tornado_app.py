@@ -39,8 +39,9 @@ class Login(SessionMixin, tornado.web.RequestHandler):
             # A new id at every change of privilege defeats session fixation.
             self.session.regenerate(keep_data=True)
             self.session["user"] = user
-            if self.get_body_argument("remember", ""):
-                self.session.cookie.max_age = REMEMBER_FOR
+            self.session.cookie.max_age = (
+                REMEMBER_FOR if self.get_body_argument("remember", "") else None
+            )
         self.redirect("/", status=303)
 
 

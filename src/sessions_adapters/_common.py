@@ -40,3 +40,17 @@ def finish_after_error(runner: SyncRunner | AsyncRunner) -> None:
     """
     with contextlib.suppress(SessionCommittedError):
         runner.finish()
+
+
+def finish_cycle(runner: SyncRunner | AsyncRunner, logger: logging.Logger) -> None:
+    """Close the cycle of a request whose response is over.
+
+    Data the handler changed after the response started, and never saved,
+    is reported as an error on ``logger``. Raising here instead would only
+    damage a response that is already on its way (a cut chunked body, a
+    dropped keep-alive connection), and the change is lost either way.
+    """
+    try:
+        runner.finish()
+    except SessionCommittedError:
+        logger.exception("a session change made after the response started was lost")

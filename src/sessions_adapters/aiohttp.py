@@ -38,7 +38,11 @@ from sessions.runner import AsyncRunner, AsyncSession, async_store, utc_now
 from sessions.signing import IdSigner
 from sessions.stores.base import AsyncStore
 from sessions.stores.memory import MemoryStore
-from sessions_adapters._common import WithheldCookieLog, finish_after_error
+from sessions_adapters._common import (
+    WithheldCookieLog,
+    finish_after_error,
+    finish_cycle,
+)
 
 __all__ = ["SESSION_KEY", "get_session", "session_middleware"]
 
@@ -47,6 +51,7 @@ logger = logging.getLogger(__name__)
 SESSION_KEY = web.RequestKey("sessions.session", AsyncSession)
 """Where the session lives on the request."""
 _RUNNER_KEY = web.RequestKey("sessions.runner", AsyncRunner)
+_COMMITTED = (CycleState.COMMITTED, CycleState.LATE_SAVING, CycleState.CLOSED)
 
 
 async def get_session(request: web.Request) -> AsyncSession:
@@ -97,8 +102,8 @@ def session_middleware(
     withheld = WithheldCookieLog(logger)
 
     async def commit(runner: AsyncRunner, headers: CIMultiDict[str]) -> None:
-        if runner.cycle.state not in (CycleState.ACTIVE, CycleState.BYPASSED):
-            return  # already committed
+        if runner.cycle.state in _COMMITTED:
+            return  # a streamed response was committed when it was prepared
         for value in await runner.commit():
             headers.add("Set-Cookie", value)
         withheld.report(runner)
@@ -121,8 +126,12 @@ def session_middleware(
         # The hook is not public API; the streaming tests guard it.
         framework_hook = request._prepare_hook
 
+        # Known limitation: when the store fails inside that hook, aiohttp
+        # has already set the response up for chunked transfer, and the 500
+        # it then sends is framed wrongly (the client still gets no cookie).
         async def prepare_hook(response: web.StreamResponse) -> None:
-            await commit(runner, response.headers)
+            if runner.cycle.state is not CycleState.ERROR:
+                await commit(runner, response.headers)
             await framework_hook(response)
 
         request._prepare_hook = prepare_hook  # type: ignore[method-assign]
@@ -133,12 +142,12 @@ def session_middleware(
         except web.HTTPException as error:
             # An HTTP error raised as an exception is still a response.
             await commit(runner, error.headers)
-            runner.finish()
+            finish_cycle(runner, logger)
             raise
         except BaseException:
             finish_after_error(runner)
             raise
-        runner.finish()
+        finish_cycle(runner, logger)
         return response
 
     return middleware

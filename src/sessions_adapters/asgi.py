@@ -16,12 +16,16 @@ The session is committed when the application sends
 passed on, and the ``Set-Cookie`` fields are appended to the application's
 own headers. A streaming response is committed at its first message. A store
 failure there propagates to the server, which answers 500 with no cookie.
+Data changed after the response started and never saved is reported as an
+error on this module's logger.
 ``await session.save()`` and ``await session.reload()`` reach the store at
 once. Setting ``scope["session"] = None`` detaches the session (see
 ``SessionConfig.unset``).
 
-``websocket`` connections get their session loaded but no cookie can be set
-on them: changes are kept only through an explicit ``await session.save()``.
+``websocket`` connections get their session loaded, and committed at once,
+since no cookie can be set on them: ``regenerate()``, ``destroy()`` and the
+other lifecycle calls raise ``SessionCommittedError`` there, and data changes
+are kept only through an explicit ``await session.save()``.
 ``lifespan`` and other scope types pass straight through.
 """
 
@@ -39,7 +43,11 @@ from sessions.runner import AsyncRunner, AsyncSession, async_store, utc_now
 from sessions.signing import IdSigner
 from sessions.stores.base import AsyncStore
 from sessions.stores.memory import MemoryStore
-from sessions_adapters._common import WithheldCookieLog, finish_after_error
+from sessions_adapters._common import (
+    WithheldCookieLog,
+    finish_after_error,
+    finish_cycle,
+)
 
 __all__ = ["SessionMiddleware", "get_session"]
 
@@ -172,16 +180,21 @@ class SessionMiddleware:
         except BaseException:
             finish_after_error(runner)
             raise
-        runner.finish()
+        finish_cycle(runner, logger)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
-        runner, session = await self._load(scope)
+        runner, _ = await self._load(scope)
+        # No cookie can be set on a websocket: the handshake is the response
+        # start, so the session is committed now (an unchanged session only
+        # has its expiry refreshed) and later changes need an explicit save.
+        try:
+            await runner.commit()
+        except BaseException:
+            finish_after_error(runner)
+            raise
         try:
             await self.app(scope, receive, send)
-        finally:
-            if session is not None and session.is_modified:
-                logger.warning(
-                    "session changed in a websocket handler without "
-                    "`await session.save()`; the change is not stored"
-                )
-            runner.finish()
+        except BaseException:
+            finish_after_error(runner)
+            raise
+        finish_cycle(runner, logger)

@@ -41,14 +41,19 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tornado.web import Application, Finish, HTTPError, RequestHandler
+from tornado.websocket import WebSocketHandler
 
 from sessions.config import SessionConfig
 from sessions.cycle import RequestFacts
-from sessions.errors import NoSessionError, SessionCommittedError
+from sessions.errors import NoSessionError
 from sessions.runner import AsyncRunner, AsyncSession, async_store, utc_now
 from sessions.signing import IdSigner
 from sessions.stores.base import AsyncStore
-from sessions_adapters._common import WithheldCookieLog, finish_after_error
+from sessions_adapters._common import (
+    WithheldCookieLog,
+    finish_after_error,
+    finish_cycle,
+)
 
 __all__ = ["SessionMixin"]
 
@@ -116,6 +121,12 @@ class SessionMixin(RequestHandler):
             )
         )
         self._session_runner = runner
+        if isinstance(self, WebSocketHandler):
+            # The handshake is the response start, and Tornado sends it
+            # without waiting: commit now. Later changes need an explicit
+            # save(), and the lifecycle calls raise SessionCommittedError.
+            gate = self._session_gate = asyncio.ensure_future(self._commit(runner))
+            await gate
 
     @property
     def session(self) -> AsyncSession:
@@ -216,11 +227,14 @@ class SessionMixin(RequestHandler):
             self._session_runner = None
             finish_after_error(runner)
 
+    def write(self, chunk: str | bytes | dict[str, Any]) -> None:
+        if self._session_finishing is not None:
+            # finish() was called and only waits for the store.
+            raise RuntimeError("Cannot write() after finish()")
+        super().write(chunk)
+
     def on_finish(self) -> None:
         runner = self._session_runner
         if runner is not None:
-            try:
-                runner.finish()
-            except SessionCommittedError:
-                logger.exception("session change after the response started was lost")
+            finish_cycle(runner, logger)
         super().on_finish()

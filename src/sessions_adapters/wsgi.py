@@ -35,7 +35,11 @@ from sessions.errors import NoSessionError
 from sessions.runner import SyncRunner, SyncSession, sync_store, utc_now
 from sessions.signing import IdSigner
 from sessions.stores.base import Store
-from sessions_adapters._common import WithheldCookieLog, finish_after_error
+from sessions_adapters._common import (
+    WithheldCookieLog,
+    finish_after_error,
+    finish_cycle,
+)
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
@@ -107,7 +111,7 @@ class _Closing:
                 # The body's own error is what the server must report.
                 finish_after_error(self._runner)
             else:
-                self._runner.finish()
+                finish_cycle(self._runner, logger)
 
 
 class SessionMiddleware:

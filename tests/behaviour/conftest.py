@@ -29,6 +29,7 @@ from tests.behaviour.harness import (
     Serve,
     Server,
     SpyStore,
+    adapter_errors_to,
     session_config,
 )
 
@@ -69,6 +70,7 @@ def make_server(adapter: str) -> Iterator[MakeServer]:
                 probe=Probe(),
                 mount=mount,
             )
+            stack.enter_context(adapter_errors_to(spec.probe))
             url = stack.enter_context(ADAPTERS[adapter](spec))
             server = Server(
                 url=url,

@@ -13,9 +13,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal, Protocol, TypeAlias, TypeVar
@@ -23,8 +25,9 @@ from typing import Any, Literal, Protocol, TypeAlias, TypeVar
 import attrs
 
 from sessions import CookieOptions, MemoryStore, SessionConfig, SessionRecord
+from sessions.cookies import SetCookie
 from sessions.signing import IdSigner
-from tests.behaviour.client import Client
+from tests.behaviour.client import Client, expiry
 
 __all__ = [
     "SECRET",
@@ -37,6 +40,7 @@ __all__ = [
     "Server",
     "SpyStore",
     "StoreCall",
+    "adapter_errors_to",
     "parallel",
     "session_config",
 ]
@@ -136,6 +140,14 @@ class SpyStore:
     def peek(self, session_id: str) -> SessionRecord | None:
         """The stored record, read without being recorded."""
         return self.memory.get(session_id)
+
+    def agrees_with(self, session_id: str, cookie: SetCookie) -> bool:
+        """Whether the store keeps ``session_id`` exactly until the cookie's
+        ``Expires``. That date has whole seconds, so the stored moment may be
+        up to a second later, never earlier."""
+        record = self.peek(session_id)
+        assert record is not None, "the store has no record for the cookie"
+        return timedelta(0) <= record.expires - expiry(cookie) < timedelta(seconds=1)
 
     # -- what was asked ------------------------------------------------------------
 
@@ -295,6 +307,33 @@ class Probe:
         with self._condition:
             idle = self._condition.wait_for(lambda: self._in_flight == 0, timeout)
         assert idle, f"requests still running after {timeout} s"
+
+
+class _AdapterErrors(logging.Handler):
+    """Hands every error an adapter logs to a probe, as an exception."""
+
+    def __init__(self, probe: Probe) -> None:
+        super().__init__(logging.ERROR)
+        self.probe = probe
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info is not None and record.exc_info[1] is not None:
+            self.probe.error(record.exc_info[1])
+        else:
+            self.probe.error(RuntimeError(record.getMessage()))
+
+
+@contextlib.contextmanager
+def adapter_errors_to(probe: Probe) -> Iterator[None]:
+    """Report what the adapters log as errors (a session change lost after
+    the response started) to ``probe`` while the block runs."""
+    handler = _AdapterErrors(probe)
+    logger = logging.getLogger("sessions_adapters")
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
 
 
 # -- building and serving ----------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -17,7 +18,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 from websockets.sync.client import connect
 
-from sessions import CookieOptions
+from sessions import CookieOptions, SessionCommittedError
 from sessions.signing import IdSigner
 from sessions_adapters.asgi import (
     ASGIApp,
@@ -48,13 +49,15 @@ class WebsocketSite:
 
     The endpoint answers the client's first message with the session it
     loaded from the handshake, then changes the data; the message ``"save"``
-    makes it store the change with ``await session.save()``, any other
-    leaves the change unsaved.
+    makes it store the change with ``await session.save()``, ``"destroy"``
+    first tries ``session.destroy()`` (recording a refusal in ``refused``),
+    and any other leaves the change unsaved.
     """
 
     def __init__(self) -> None:
         self.store = SpyStore()
         self.url = ""
+        self.refused: list[str] = []
         self._closed = threading.Event()
 
     async def _endpoint(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -68,6 +71,11 @@ class WebsocketSite:
                 "text": json.dumps({"id": session.id, "data": dict(session)}),
             }
         )
+        if command == "destroy":
+            try:
+                session.destroy()
+            except SessionCommittedError:
+                self.refused.append("destroy")
         session["step"] = 2
         if command == "save":
             await session.save()
@@ -108,11 +116,12 @@ def websocket_site() -> Iterator[WebsocketSite]:
         yield site
 
 
-def _adapter_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+def _adapter_reports(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    """What the ASGI adapter logged at WARNING or above."""
     return [
-        entry.getMessage()
+        entry
         for entry in caplog.records
-        if entry.name == "sessions_adapters.asgi" and entry.levelname == "WARNING"
+        if entry.name == "sessions_adapters.asgi" and entry.levelno >= logging.WARNING
     ]
 
 
@@ -130,7 +139,7 @@ def test_websocket_gets_the_handshake_session_and_sends_no_cookie(
     record = store.peek("seeded-session")
     assert record is not None
     assert record.data == {**SEEDED, "step": 2}
-    assert _adapter_warnings(caplog) == []
+    assert _adapter_reports(caplog) == []
 
 
 def test_websocket_change_left_unsaved_is_logged_not_stored(
@@ -147,8 +156,24 @@ def test_websocket_change_left_unsaved_is_logged_not_stored(
     record = store.peek("seeded-session")
     assert record is not None
     assert record.data == SEEDED
-    (warning,) = _adapter_warnings(caplog)
-    assert "websocket" in warning
+    (report,) = _adapter_reports(caplog)
+    assert report.levelname == "ERROR"
+    assert report.exc_info is not None
+    assert isinstance(report.exc_info[1], SessionCommittedError)
+
+
+def test_websocket_refuses_destroy_since_no_cookie_can_be_cleared(
+    websocket_site: WebsocketSite, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = websocket_site.store
+    store.seed("seeded-session", SEEDED)
+
+    websocket_site.talk(_cookie("seeded-session"), "destroy")
+
+    assert websocket_site.refused == ["destroy"]
+    assert store.count("destroy") == 0
+    assert store.peek("seeded-session") is not None
+    assert len(_adapter_reports(caplog)) == 1  # the unsaved step, logged
 
 
 # -- lifespan ----------------------------------------------------------------------

@@ -10,9 +10,12 @@ from collections.abc import Iterator
 import attrs
 import pytest
 import tornado.web
+import tornado.websocket
+from websockets.sync.client import connect
 
 from sessions import StoreError
 from sessions.signing import IdSigner
+from sessions_adapters.tornado import SessionMixin
 from tests.behaviour.apps.tornado_app import ProbedHandler
 from tests.behaviour.client import Client
 from tests.behaviour.harness import AsyncSpyStore, Probe, SpyStore, session_config
@@ -123,3 +126,51 @@ def test_store_failure_at_flush_stops_the_handler(site: TornadoSite) -> None:
     assert reply.set_cookie_fields == ()
     assert site.probe.take_errors() == [failure]
     assert site.probe.handled == []
+
+
+class Echo(SessionMixin, tornado.websocket.WebSocketHandler):
+    """A websocket that answers each message with the user in its session."""
+
+    def on_message(self, message: str | bytes) -> None:
+        self.write_message(json.dumps({"user": self.session.get("user")}))
+
+
+def test_a_websocket_handler_with_the_mixin_completes_its_handshake() -> None:
+    store = SpyStore()
+    store.seed("seeded", {"user": "ada"})
+    config = session_config()
+    app = tornado.web.Application(
+        [("/ws", Echo)], session_config=config, session_store=store.as_async()
+    )
+    cookie = f"sid={IdSigner(config.secret).sign('seeded')}"
+    with serve_tornado(app) as url:
+        target = url.replace("http://", "ws://") + "/ws"
+        with connect(target, additional_headers={"Cookie": cookie}) as socket:
+            socket.send("who")
+            assert json.loads(socket.recv(timeout=10)) == {"user": "ada"}
+    assert store.count("set") == 0
+
+
+def test_write_after_finish_still_raises_while_the_commit_waits() -> None:
+    refused: list[str] = []
+
+    class Writer(SessionMixin, tornado.web.RequestHandler):
+        def get(self) -> None:
+            self.session["step"] = 1
+            self.finish("first")
+            try:
+                self.write("more")
+            except RuntimeError as error:
+                refused.append(str(error))
+
+    app = tornado.web.Application(
+        [("/", Writer)],
+        session_config=session_config(),
+        session_store=SpyStore().as_async(),
+    )
+    with serve_tornado(app) as url, Client(url, "sid") as client:
+        reply = client.get("/")
+    assert reply.status == 200
+    assert reply.headers["content-length"] == str(len("first"))
+    assert len(reply.session_cookies) == 1
+    assert refused == ["Cannot write() after finish()"]

@@ -8,19 +8,12 @@ One handler class, with :class:`SessionMixin`, reads its
 first, so the headers have gone out. The configuration and store travel in
 the application settings, and ``spec.mount`` becomes a prefix of the route
 pattern (Tornado has no mounting of its own; other paths get its 404).
-
-Tornado reports a change made after the headers went out, and never saved,
-as an ERROR record of the ``sessions_adapters.tornado`` logger, since it
-cannot be raised anywhere at that point; the handler passes such records on
-to the probe as errors.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
 import re
-import threading
 from collections.abc import Iterator
 from types import TracebackType
 
@@ -39,37 +32,6 @@ from tests.behaviour.harness import AppSpec, Probe
 from tests.behaviour.servers import serve_tornado
 
 __all__ = ["ProbedHandler", "build_app", "serve"]
-
-ADAPTER_LOGGER = "sessions_adapters.tornado"
-
-
-class _ErrorRecords(logging.Handler):
-    """Collects the ERROR records logged on the current thread."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.thread = threading.get_ident()
-        self.errors: list[BaseException] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.thread != self.thread:
-            return
-        if record.exc_info is not None and record.exc_info[1] is not None:
-            self.errors.append(record.exc_info[1])
-        else:
-            self.errors.append(RuntimeError(record.getMessage()))
-
-
-@contextlib.contextmanager
-def _adapter_errors() -> Iterator[list[BaseException]]:
-    """The errors the Tornado adapter logs on this thread inside the block."""
-    collector = _ErrorRecords()
-    logger = logging.getLogger(ADAPTER_LOGGER)
-    logger.addHandler(collector)
-    try:
-        yield collector.errors
-    finally:
-        logger.removeHandler(collector)
 
 
 class ProbedHandler(SessionMixin, tornado.web.RequestHandler):
@@ -94,10 +56,7 @@ class ProbedHandler(SessionMixin, tornado.web.RequestHandler):
         super().log_exception(typ, value, tb)
 
     def on_finish(self) -> None:
-        with _adapter_errors() as errors:
-            super().on_finish()
-        for error in errors:
-            self.probe.error(error)
+        super().on_finish()
         self.probe.request_finished()
 
 
