@@ -89,7 +89,7 @@ def async_store(store: Store | AsyncStore | None) -> AsyncStore:
     """
     if store is None:
         return MemoryStore().as_async()
-    if isinstance(store, MemoryStore):
+    if isinstance(store, MemoryStore) and not is_async_store(store):
         return store.as_async()
     if not is_async_store(store):
         raise TypeError(

@@ -339,6 +339,18 @@ def test_a_memory_store_serves_async_adapters_through_its_async_face() -> None:
     assert chosen.sync is memory
 
 
+def test_a_memory_store_subclass_with_async_methods_is_used_as_it_is() -> None:
+    class AsyncishMemory(MemoryStore):
+        async def get(self, session_id: str) -> SessionRecord | None:  # type: ignore[override]
+            return super().get(session_id)
+
+    # Such a class breaks the Store protocol (mypy refuses it), but a store
+    # that is asynchronous must never be driven as if it were not.
+    store: Any = AsyncishMemory()
+    chosen: object = async_store(store)
+    assert chosen is store
+
+
 def test_a_sync_store_is_refused_by_an_async_adapter_and_vice_versa() -> None:
     with pytest.raises(TypeError, match="synchronous store"):
         async_store(SpyStore())
