@@ -8,8 +8,12 @@ Run it with ``python examples/demo.py`` and open http://127.0.0.1:8000.
   cookie a 30-day lifetime instead of ending with the browser.
 - Logging out destroys the session and clears the cookie.
 
-The secret comes from the ``SESSION_SECRET`` environment variable; without
-it a random one is drawn at start-up, so logins end when the demo restarts.
+Sessions live in an SQLite file in ``.sessions-demo/`` under the current
+directory, so a login survives a restart of the demo and is shared by every
+copy of it started from the same directory (try two ports). The secret that
+signs the cookies comes from the ``SESSION_SECRET`` environment variable;
+without it, one is drawn at random on the first run and kept in that folder,
+readable by its owner only.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import contextlib
 import os
 import secrets
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 from wsgiref.simple_server import make_server
@@ -26,12 +31,16 @@ from wsgiref.simple_server import make_server
 from pages import REMEMBER_FOR, home_page, login_name
 
 from sessions import SessionConfig
+from sessions.stores.sqlite import SQLiteStore
 from sessions_adapters.wsgi import SessionMiddleware, get_session
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 MAX_FORM_BYTES = 10_000
+STATE_DIRECTORY = ".sessions-demo"
+"""Where the demo keeps its sessions and its secret, under the current
+directory."""
 
 
 def read_form(environ: WSGIEnvironment) -> dict[str, str]:
@@ -88,19 +97,51 @@ def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[byt
     return [page.encode("utf-8")]
 
 
-def build_app(secret: str | None = None) -> SessionMiddleware:
-    """The demo wrapped in the session middleware, on the default store."""
-    secret = secret or os.environ.get("SESSION_SECRET") or secrets.token_hex(32)
-    return SessionMiddleware(app, SessionConfig(secret=secret))
+def kept_secret(path: Path) -> str:
+    """The secret kept in ``path``; the first call draws it and writes it.
+
+    The file appears complete or not at all (it is written under another name
+    and then linked into place), so workers starting together agree on one.
+    """
+    if not path.exists():
+        draft = path.with_name(f"{path.name}.{secrets.token_hex(8)}")
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="ascii") as file:
+            file.write(secrets.token_hex(32))
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another worker's secret came first
+        finally:
+            draft.unlink()
+    secret = path.read_text(encoding="ascii").strip()
+    if not secret:
+        raise SystemExit(f"{path} holds no secret; delete it to draw a new one")
+    return secret
+
+
+def build_app(
+    secret: str | None = None, *, directory: str | os.PathLike[str] = STATE_DIRECTORY
+) -> SessionMiddleware:
+    """The demo wrapped in the session middleware, keeping its sessions (and,
+    unless given one, its secret) in ``directory``."""
+    folder = Path(directory)
+    folder.mkdir(mode=0o700, exist_ok=True)
+    secret = (
+        secret or os.environ.get("SESSION_SECRET") or kept_secret(folder / "secret")
+    )
+    store = SQLiteStore(folder / "sessions.sqlite3")
+    return SessionMiddleware(app, SessionConfig(secret=secret), store)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
     arguments = parser.parse_args()
     with make_server(arguments.host, arguments.port, build_app()) as server:
-        print(f"Serving the demo on http://{arguments.host}:{arguments.port}")
+        port = server.server_port  # the one chosen, when --port is 0
+        print(f"Serving the demo on http://{arguments.host}:{port}", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             server.serve_forever()
 
