@@ -1,0 +1,341 @@
+"""What the Redis stores do on the server: the commands, the expiries, and
+what becomes of a failure.
+
+The commands are observed with ``MONITOR``, from the server's side, so the
+tests see what Redis really executed (script bodies included), not what the
+client library meant to send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+import redis
+import redis.asyncio
+import redis.asyncio.client
+import redis.client
+
+from sessions import StoreError
+from sessions.stores.redis import AsyncRedisStore, RedisStore
+from tests.stores.redis_store.servers import HOST, RedisAddress, free_port
+from tests.stores.redis_store.support import (
+    AnyStore,
+    BlockingStore,
+    a_record,
+    async_client,
+    sync_client,
+    watch_commands,
+)
+
+
+def new_id() -> str:
+    return f"id-{uuid.uuid4().hex}"
+
+
+def milliseconds(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+# -- expiries ----------------------------------------------------------------------
+
+
+def test_the_key_expires_when_the_record_does(
+    any_store: AnyStore, redis_client: redis.Redis
+) -> None:
+    session_id, record = new_id(), a_record(expires_in=1234.5)
+    key = any_store.prefix + session_id
+
+    any_store.set(session_id, record)
+
+    remaining = record.expires - datetime.now(timezone.utc)
+    assert abs(redis_client.pttl(key) / 1000 - remaining.total_seconds()) <= 1
+    assert abs(redis_client.pexpiretime(key) - milliseconds(record.expires)) <= 1
+
+
+def test_touch_moves_the_key_expiry(
+    any_store: AnyStore, redis_client: redis.Redis
+) -> None:
+    session_id = new_id()
+    key = any_store.prefix + session_id
+    any_store.set(session_id, a_record(expires_in=60))
+    later = datetime.now(timezone.utc) + timedelta(hours=3)
+
+    any_store.touch(session_id, later)
+
+    assert abs(redis_client.pexpiretime(key) - milliseconds(later)) <= 1
+    remaining = (later - datetime.now(timezone.utc)).total_seconds()
+    assert abs(redis_client.pttl(key) / 1000 - remaining) <= 1
+
+
+# -- the commands executed ---------------------------------------------------------
+
+
+def test_set_is_one_set_with_an_absolute_expiry(
+    any_store: AnyStore, redis_address: RedisAddress
+) -> None:
+    record = a_record(expires_in=600)
+    with watch_commands(redis_address, any_store.prefix) as executed:
+        any_store.set(new_id(), record)
+
+    assert [command.name for command in executed] == ["SET"]
+    assert executed[0].text.endswith(f" PXAT {milliseconds(record.expires)}")
+
+
+def test_get_is_one_script_call(
+    any_store: AnyStore, redis_address: RedisAddress
+) -> None:
+    session_id = new_id()
+    any_store.set(session_id, a_record())
+    with watch_commands(redis_address, any_store.prefix) as executed:
+        any_store.get(session_id)
+
+    sent = [command.name for command in executed if not command.from_script]
+    assert sent == ["EVAL"]
+
+
+def test_touch_writes_no_data(
+    any_store: AnyStore, redis_address: RedisAddress, redis_client: redis.Redis
+) -> None:
+    session_id = new_id()
+    key = any_store.prefix + session_id
+    any_store.set(session_id, a_record())
+    stored = redis_client.get(key)
+    later = datetime.now(timezone.utc) + timedelta(minutes=30)
+
+    with watch_commands(redis_address, any_store.prefix) as executed:
+        any_store.touch(session_id, later)
+
+    assert [command.text for command in executed] == [
+        f"PEXPIREAT {key} {milliseconds(later)}"
+    ]
+    assert redis_client.get(key) == stored
+
+
+def test_an_expired_record_deletes_the_key_and_sends_no_expiry(
+    any_store: AnyStore, redis_address: RedisAddress, redis_client: redis.Redis
+) -> None:
+    session_id = new_id()
+    key = any_store.prefix + session_id
+    any_store.set(session_id, a_record())
+
+    with watch_commands(redis_address, any_store.prefix) as executed:
+        any_store.set(session_id, a_record(expires_in=-30))
+        any_store.touch(session_id, datetime.now(timezone.utc) - timedelta(seconds=5))
+
+    assert [command.text for command in executed] == [f"DEL {key}", f"DEL {key}"]
+    assert redis_client.exists(key) == 0
+
+
+def test_listing_and_clearing_scan_and_never_use_keys(
+    any_store: AnyStore, redis_address: RedisAddress
+) -> None:
+    session_ids = [new_id() for _ in range(25)]  # more than one SCAN step of 10
+    for session_id in session_ids:
+        any_store.set(session_id, a_record())
+
+    with watch_commands(redis_address, any_store.prefix) as executed:
+        any_store.ids()
+        any_store.all()
+        any_store.length()
+        any_store.clear()
+
+    names = {command.name for command in executed}
+    assert "KEYS" not in names
+    assert names == {"SCAN", "EVAL", "TYPE", "GET", "PEXPIRETIME", "DEL"}
+    scans = [command.text for command in executed if command.name == "SCAN"]
+    assert all(f"MATCH {any_store.prefix}* COUNT 10" in scan for scan in scans)
+    assert len(scans) > 4, "every listing walks the keyspace with a cursor"
+    deletes = [command.text for command in executed if command.name == "DEL"]
+    assert sorted(deletes) == sorted(f"DEL {any_store.prefix}{i}" for i in session_ids)
+
+
+# -- failures ------------------------------------------------------------------------
+
+Operation = Callable[[AnyStore], object]
+
+OPERATIONS: dict[str, Operation] = {
+    "get": lambda store: store.get("some-id"),
+    "set": lambda store: store.set("some-id", a_record()),
+    "destroy": lambda store: store.destroy("some-id"),
+    "touch": lambda store: store.touch(
+        "some-id", datetime.now(timezone.utc) + timedelta(minutes=1)
+    ),
+    "ids": lambda store: store.ids(),
+    "all": lambda store: store.all(),
+    "length": lambda store: store.length(),
+    "clear": lambda store: store.clear(),
+}
+
+
+def unreachable_store(
+    kind: str, address: RedisAddress, **options: Any
+) -> Iterator[AnyStore]:
+    if kind == "sync":
+        client = sync_client(address, **options)
+        try:
+            yield RedisStore(client, prefix="unreachable:")
+        finally:
+            client.close()
+    else:
+        blocking = BlockingStore(address, "unreachable:", **options)
+        try:
+            yield blocking
+        finally:
+            blocking.close()
+
+
+@pytest.fixture(params=["sync", "async"])
+def refused_store(request: pytest.FixtureRequest) -> Iterator[AnyStore]:
+    """A store whose server is down: nothing listens on its port."""
+    yield from unreachable_store(request.param, RedisAddress(HOST, free_port()))
+
+
+@pytest.fixture(params=["sync", "async"])
+def silent_store(request: pytest.FixtureRequest) -> Iterator[AnyStore]:
+    """A store whose server accepts connections but never answers."""
+    with socket.socket() as listener:
+        listener.bind((HOST, 0))
+        listener.listen(64)  # the kernel completes the handshakes; no reply
+        address = RedisAddress(HOST, listener.getsockname()[1])
+        yield from unreachable_store(
+            request.param, address, socket_timeout=0.2, socket_connect_timeout=0.2
+        )
+
+
+@pytest.mark.parametrize("operation", sorted(OPERATIONS))
+def test_a_refused_connection_is_a_store_error(
+    refused_store: AnyStore, operation: str
+) -> None:
+    with pytest.raises(StoreError, match=rf"Redis {operation}\(\) failed") as caught:
+        OPERATIONS[operation](refused_store)
+    assert isinstance(caught.value.__cause__, redis.exceptions.ConnectionError)
+
+
+@pytest.mark.parametrize("operation", sorted(OPERATIONS))
+def test_a_timeout_is_a_store_error(silent_store: AnyStore, operation: str) -> None:
+    with pytest.raises(StoreError, match=rf"Redis {operation}\(\) failed") as caught:
+        OPERATIONS[operation](silent_store)
+    assert isinstance(caught.value.__cause__, redis.exceptions.TimeoutError)
+
+
+@pytest.mark.parametrize("operation", sorted(OPERATIONS))
+@pytest.mark.parametrize(
+    "fault",
+    [
+        redis.exceptions.ResponseError("READONLY You can't write against a replica"),
+        redis.exceptions.ConnectionError("Connection reset by peer"),
+        redis.exceptions.TimeoutError("Timeout reading from socket"),
+    ],
+    ids=lambda fault: type(fault).__name__,
+)
+def test_every_redis_error_is_a_store_error(
+    any_store: AnyStore,
+    monkeypatch: pytest.MonkeyPatch,
+    operation: str,
+    fault: redis.exceptions.RedisError,
+) -> None:
+    def fail(*args: object, **options: object) -> object:
+        raise fault
+
+    async def fail_async(*args: object, **options: object) -> object:
+        raise fault
+
+    asynchronous = isinstance(any_store, BlockingStore)
+    monkeypatch.setattr(
+        any_store.client, "execute_command", fail_async if asynchronous else fail
+    )
+
+    with pytest.raises(StoreError, match=rf"Redis {operation}\(\) failed") as caught:
+        OPERATIONS[operation](any_store)
+    assert caught.value.__cause__ is fault
+
+
+@pytest.mark.parametrize("operation", ["all", "clear"])
+def test_a_failed_pipeline_is_a_store_error(
+    any_store: AnyStore, monkeypatch: pytest.MonkeyPatch, operation: str
+) -> None:
+    any_store.set(new_id(), a_record())
+    fault = redis.exceptions.ConnectionError("Connection closed by server.")
+
+    def fail(*args: object, **options: object) -> object:
+        raise fault
+
+    async def fail_async(*args: object, **options: object) -> object:
+        raise fault
+
+    monkeypatch.setattr(redis.client.Pipeline, "execute", fail)
+    monkeypatch.setattr(redis.asyncio.client.Pipeline, "execute", fail_async)
+
+    with pytest.raises(StoreError, match=rf"Redis {operation}\(\) failed") as caught:
+        OPERATIONS[operation](any_store)
+    assert caught.value.__cause__ is fault
+
+
+# -- the client stays the caller's ----------------------------------------------------
+
+
+def test_the_store_never_closes_the_client_it_was_given(
+    redis_address: RedisAddress, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = sync_client(redis_address)
+    closed: list[str] = []
+    monkeypatch.setattr(client, "close", lambda: closed.append("close"))
+    monkeypatch.setattr(
+        client.connection_pool,
+        "disconnect",
+        lambda *args, **options: closed.append("disconnect"),
+    )
+
+    store = RedisStore(client, prefix=redis_prefix)
+    for operation in OPERATIONS.values():
+        operation(store)
+    del store
+    gc.collect()
+
+    assert closed == []
+    assert client.ping()
+    monkeypatch.undo()
+    client.close()
+
+
+def test_the_async_store_never_closes_the_client_it_was_given(
+    redis_address: RedisAddress, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    closed: list[str] = []
+
+    async def record_aclose(*args: object, **options: object) -> None:
+        closed.append("aclose")
+
+    async def record_disconnect(*args: object, **options: object) -> None:
+        closed.append("disconnect")
+
+    async def scenario() -> None:
+        client = async_client(redis_address)
+        monkeypatch.setattr(client, "aclose", record_aclose)
+        monkeypatch.setattr(client.connection_pool, "disconnect", record_disconnect)
+        try:
+            store = AsyncRedisStore(client, prefix=redis_prefix)
+            await store.set("kept", a_record())
+            await store.get("kept")
+            await store.touch("kept", datetime.now(timezone.utc) + timedelta(hours=1))
+            await store.ids()
+            await store.all()
+            await store.length()
+            await store.clear()
+            await store.destroy("kept")
+            del store
+            gc.collect()
+            assert await client.ping()
+        finally:
+            monkeypatch.undo()
+            await client.aclose()
+
+    asyncio.run(scenario())
+    assert closed == []
