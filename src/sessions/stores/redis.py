@@ -50,6 +50,13 @@ __all__ = ["AsyncRedisStore", "RedisStore"]
 SyncClient: TypeAlias = "redis.Redis | redis.cluster.RedisCluster"
 AsyncClient: TypeAlias = "redis.asyncio.Redis | redis.asyncio.cluster.RedisCluster"
 
+
+def _is_async_client(client: object) -> bool:
+    """Whether ``client`` is a redis.asyncio client (a store given the wrong
+    kind would silently drop its writes or block the event loop)."""
+    return isinstance(client, (redis.asyncio.Redis, redis.asyncio.cluster.RedisCluster))
+
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MILLISECOND = timedelta(milliseconds=1)
 
@@ -215,6 +222,11 @@ class RedisStore:
         self, client: SyncClient, *, prefix: str = "sess:", scan_count: int = 100
     ) -> None:
         _check_options(prefix, scan_count)
+        if _is_async_client(client):
+            raise TypeError(
+                "RedisStore needs a synchronous client (redis.Redis); use "
+                "AsyncRedisStore for a redis.asyncio client"
+            )
         self.client = client
         self.prefix = prefix
         self.scan_count = scan_count
@@ -320,6 +332,11 @@ class AsyncRedisStore:
         self, client: AsyncClient, *, prefix: str = "sess:", scan_count: int = 100
     ) -> None:
         _check_options(prefix, scan_count)
+        if not _is_async_client(client):
+            raise TypeError(
+                "AsyncRedisStore needs a redis.asyncio client; use RedisStore "
+                "for a synchronous redis.Redis client"
+            )
         self.client = client
         self.prefix = prefix
         self.scan_count = scan_count

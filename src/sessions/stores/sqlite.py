@@ -143,6 +143,9 @@ class SQLiteStore:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute(self._statements.create_table)
             connection.execute(self._statements.create_index)
+            # A write that changes nothing: a file the process may read but
+            # not write fails here, at start-up, not at the first login.
+            connection.execute(self._statements.probe_write)
 
     # -- connections and failures ---------------------------------------------
 
@@ -349,6 +352,7 @@ class _Statements:
             f"INSERT OR REPLACE INTO {name} (id, record, expires) VALUES (?, ?, ?)"
         )
         self.destroy = f"DELETE FROM {name} WHERE id = ?"
+        self.probe_write = f"DELETE FROM {name} WHERE 0"
         self.touch = f"UPDATE {name} SET expires = ? WHERE id = ? AND expires > ?"
         self.purge = f"DELETE FROM {name} WHERE expires <= ?"
         self.ids = f"SELECT id FROM {name} WHERE expires > ?"

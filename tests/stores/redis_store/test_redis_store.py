@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import redis
+import redis.asyncio
 
 from sessions import (
     AsyncEnumerableStore,
@@ -300,3 +301,13 @@ def test_the_stores_implement_the_protocols() -> None:
             sync_store(asynchronous)
     finally:
         asyncio.run(async_redis.aclose())
+
+
+def test_each_store_refuses_the_other_kind_of_client() -> None:
+    sync_client = redis.Redis(host="127.0.0.1", port=1)
+    async_client = redis.asyncio.Redis(host="127.0.0.1", port=1)
+    with pytest.raises(TypeError, match="AsyncRedisStore"):
+        RedisStore(async_client)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="RedisStore"):
+        AsyncRedisStore(sync_client)  # type: ignore[arg-type]
+    sync_client.close()
