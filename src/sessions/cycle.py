@@ -279,14 +279,19 @@ def path_matches(request_path: str, cookie_path: str) -> bool:
     return cookie_path.endswith("/") or request_path[len(cookie_path)] == "/"
 
 
+def _ended(session: Session, now: datetime) -> bool:
+    """Whether ``session``'s cookie has expired by ``now`` (the handler moved
+    its expiry into the past, or gave it a lifetime of zero or less)."""
+    return session._expires is not None and session._expires <= now
+
+
 def forwarded_secure(values: tuple[str, ...]) -> bool:
-    """Whether the first ``X-Forwarded-Proto`` token, across all fields
-    joined in order, is ``https`` (case and surrounding space ignored)."""
-    for value in values:
-        first = value.split(",", 1)[0].strip()
-        if first:
-            return first.lower() == "https"
-    return False
+    """Whether the first ``X-Forwarded-Proto`` token, with all fields joined
+    in order, is ``https`` (case and surrounding space ignored). An empty
+    first token is not ``https``."""
+    if not values:
+        return False
+    return values[0].split(",", 1)[0].strip().lower() == "https"
 
 
 class SessionCycle:
@@ -308,6 +313,7 @@ class SessionCycle:
         "_had_cookie",
         "_now",
         "_pending_snapshot",
+        "_saved_changes",
         "_saved_in_request",
         "_secure",
         "_session",
@@ -333,6 +339,9 @@ class SessionCycle:
         self._now = _EPOCH
         self._client_id: str | None = None
         self._saved_in_request = False
+        # Whether an explicit save() of this request stored changed data: the
+        # data changed in this request even though it now equals the store's.
+        self._saved_changes = False
         self._pending_snapshot = ""
         # Set at commit when this request's changes are deliberately not
         # stored (detached, ended, or the cookie could not be delivered).
@@ -464,7 +473,10 @@ class SessionCycle:
 
         Returns ``None``, and nothing is to be done, for a new session whose
         cookie could not be delivered on this request (a ``Secure`` cookie on
-        a request that is not secure): the client could never present it.
+        a request that is not secure): the client could never present it. The
+        same goes for a session whose expiry the handler moved into the past:
+        a store must never get a record that is already over, and the commit
+        deletes the session.
         """
         session = self._active_session()
         late = self.state is CycleState.COMMITTED
@@ -476,7 +488,7 @@ class SessionCycle:
             )
         state = self.state
         self._move(Event.SAVE_BEGIN)
-        if not session._persisted and not self._deliverable():
+        if (not session._persisted and not self._deliverable()) or _ended(session, now):
             self.state = state  # nothing to write
             return None
         try:
@@ -493,6 +505,8 @@ class SessionCycle:
         self._move(Event.SAVE_END)
         session._store_busy = False
         if ok:
+            if self._pending_snapshot != session._snapshot:
+                self._saved_changes = True
             session._persisted = True
             session._snapshot = self._pending_snapshot
             session._stored_max_age = session._max_age
@@ -660,7 +674,7 @@ class SessionCycle:
             return (*store, *retired, *headers)
 
         # The handler moved the expiry into the past: the session ends.
-        if session._expires is not None and session._expires <= now:
+        if _ended(session, now):
             self._dropped = True
             if session._persisted:
                 store.append(Destroy(session.id))
@@ -691,7 +705,7 @@ class SessionCycle:
             or config.rolling
             or session._touched
             or session._cookie_changed
-            or (persistent and data_changed)
+            or (persistent and (data_changed or self._saved_changes))
         ):
             if deliverable:
                 set_cookie()

@@ -20,6 +20,7 @@ that was never written.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -94,7 +95,9 @@ class SessionCookie:
                 raise TypeError("expires must be a timezone-aware datetime or None")
             if value.tzinfo is None:
                 raise ValueError("expires must be a timezone-aware datetime")
-            max_age = round((value - session._now).total_seconds())
+            # Rounded up: a moment still ahead, however close, must not turn
+            # into a Max-Age of zero, which would end the session unannounced.
+            max_age = math.ceil((value - session._now).total_seconds())
             if max_age > MAX_LIFETIME:
                 raise ValueError("expires must be at most 400 days away")
             session._max_age = max_age

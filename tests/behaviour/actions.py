@@ -10,8 +10,13 @@ Session actions, applied in the order they appear::
     set=key:value       session[key] = value (value read as JSON if it parses,
                         else kept as a string: set=n:1 stores 1, set=u:ada "ada")
     append=key:value    session[key].append(value), in place (a missing key
-                        starts as an empty list)
+                        starts as an empty list); a dotted key reaches into
+                        nested dicts: append=a.b:1 is session["a"]["b"].append(1)
     update={"k": 1}     session.update(<JSON object>)
+    merge={"k": 1}      session |= <JSON object>
+    setdefault=key:v    session.setdefault(key, value)
+    set_object=key:kind session[key] = a value JSON cannot carry: kind is set,
+                        tuple, bytes or datetime
     delete=key          del session[key]
     pop=key             session.pop(key)
     clear=1             session.clear()
@@ -28,10 +33,12 @@ Session actions, applied in the order they appear::
                         like ``req.session = null`` in express
 
 Actions applied after the response has started (the adapter decides where
-that is: a WSGI body iterator, an ASGI task after ``http.response.start``)::
+that is: a WSGI body iterator, an ASGI task after ``http.response.start``):
+any action above with ``late_`` in front, for example::
 
     late_set=key:value  session[key] = value
     late_save=1         session.save()
+    late_destroy=1      session.destroy()
 
 Response switches::
 
@@ -108,8 +115,36 @@ def _set(session: Session, argument: str) -> None:
 
 
 def _append(session: Session, argument: str) -> None:
+    path, value = _key_value(argument)
+    *parents, key = path.split(".")
+    container: dict[str, Any] = session
+    for parent in parents:
+        container = container.setdefault(parent, {})
+    container.setdefault(key, []).append(value)
+
+
+def _setdefault(session: Session, argument: str) -> None:
     key, value = _key_value(argument)
-    session.setdefault(key, []).append(value)
+    session.setdefault(key, value)
+
+
+def _merge(session: Session, argument: str) -> None:
+    session |= json.loads(argument)
+
+
+_OBJECTS: dict[str, Callable[[], object]] = {
+    "set": lambda: {"a", "b"},
+    "tuple": lambda: (1, 2),
+    "bytes": lambda: b"raw",
+    "datetime": lambda: datetime(2030, 1, 1, tzinfo=timezone.utc),
+}
+
+
+def _set_object(session: Session, argument: str) -> None:
+    key, sep, kind = argument.partition(":")
+    if not sep or kind not in _OBJECTS:
+        raise ValueError(f"expected key:{'|'.join(_OBJECTS)}, got {argument!r}")
+    session[key] = _OBJECTS[kind]()
 
 
 def _update(session: Session, argument: str) -> None:
@@ -140,6 +175,9 @@ _DIRECT: dict[str, Callable[[Session, str], None]] = {
     "set": _set,
     "append": _append,
     "update": _update,
+    "merge": _merge,
+    "setdefault": _setdefault,
+    "set_object": _set_object,
     "delete": _delete,
     "pop": _pop,
     "clear": lambda session, _: session.clear(),
@@ -152,7 +190,7 @@ _DIRECT: dict[str, Callable[[Session, str], None]] = {
     "expires_past": _expires_past,
 }
 _STEPS: dict[str, Step] = {"save": "save", "reload": "reload", "detach": "detach"}
-_LATE = {"late_set": "set", "late_save": "save"}
+_LATE = {f"late_{name}": name for name in (*_DIRECT, *_STEPS)}
 
 
 @attrs.frozen(kw_only=True)
@@ -257,5 +295,7 @@ def render_body(session: Session | None) -> bytes:
             "is_new": session.is_new,
             "data": dict(session),
             "max_age": session.cookie.max_age,
-        }
+        },
+        # A value JSON cannot carry is the commit's to refuse, not the body's.
+        default=repr,
     ).encode()

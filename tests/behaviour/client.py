@@ -12,7 +12,7 @@ from __future__ import annotations
 import http.client
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,9 +22,15 @@ import requests
 
 from sessions.cookies import SetCookie, parse_set_cookie
 
-__all__ = ["Client", "Reply"]
+__all__ = ["Client", "Reply", "expiry"]
 
 TIMEOUT = 10.0
+
+
+def expiry(cookie: SetCookie) -> datetime:
+    """A ``Set-Cookie``'s ``Expires`` date, which it must have."""
+    assert cookie.expires is not None, f"{cookie.name} has no Expires"
+    return parsedate_to_datetime(cookie.expires)
 
 
 @attrs.frozen(kw_only=True)
@@ -68,9 +74,24 @@ class Reply:
         return cookies[0] if cookies else None
 
     @property
+    def sent_cookie(self) -> SetCookie:
+        """The session's ``Set-Cookie``, which must be there."""
+        cookie = self.session_cookie
+        assert cookie is not None, f"no session cookie in {self.set_cookie_fields}"
+        return cookie
+
+    @property
     def date(self) -> datetime:
         """The response's ``Date``."""
         return parsedate_to_datetime(self.headers["date"])
+
+    def dated(self, moment: datetime, seconds: int) -> bool:
+        """Whether ``moment`` is ``seconds`` after the response's ``Date``,
+        as closely as that header can tell: it has whole seconds, and some
+        servers (uvicorn) refresh it only about once a second, so ``moment``
+        may be up to one second earlier or two seconds later."""
+        offset = moment - self.date - timedelta(seconds=seconds)
+        return timedelta(seconds=-1) <= offset <= timedelta(seconds=2)
 
     def _session_body(self) -> dict[str, Any]:
         assert self.body is not None, f"status {self.status}: no JSON body"

@@ -179,7 +179,16 @@ def test_trusted_forwarded_proto_https_makes_the_request_secure(
 
 @pytest.mark.parametrize(
     "forwarded",
-    [(), ("http",), ("http,https",), ("http", "https"), ("ftp",), ("httpsx",)],
+    [
+        (),
+        ("http",),
+        ("http,https",),
+        ("http", "https"),
+        ("ftp",),
+        ("httpsx",),
+        ("", "https"),
+        (", https",),
+    ],
 )
 def test_forwarded_proto_not_starting_with_https_is_not_secure(
     forwarded: tuple[str, ...],

@@ -341,16 +341,19 @@ class CycleMachine(RuleBasedStateMachine):
         session = self.session
         late = self.expected is S.COMMITTED
         assert session is not None
+        expires = session.cookie.expires
+        ended = expires is not None and expires <= self.now
         save = self.cycle.begin_save(self.now)
         if save is None:
-            # Only a new session whose Secure cookie cannot be delivered is
-            # not written.
-            assert session.is_new
+            # Only a session whose lifetime is over, or a new session whose
+            # Secure cookie cannot be delivered, is not written.
             assert self.cycle.session is session
-            assert not self.cycle.request_is_secure
+            assert ended or (session.is_new and not self.cycle.request_is_secure)
             return
+        assert not ended, "a store got a record whose lifetime is over"
         assert save.session_id == session.id
         assert save.record.data == dict(session)
+        assert save.record.expires > self.now
         self.pending_save = save
         self.data_written = True
         self.save_covers_changes = True

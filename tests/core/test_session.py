@@ -213,6 +213,15 @@ def test_assigning_expires_sets_the_matching_max_age() -> None:
     assert session.cookie.original_max_age == 90
 
 
+@pytest.mark.parametrize("ahead", [0.001, 0.4, 0.6, 1.0])
+def test_an_expires_less_than_a_second_ahead_keeps_a_lifetime_of_a_second(
+    ahead: float,
+) -> None:
+    session = loaded_session()
+    session.cookie.expires = NOW + seconds(ahead)
+    assert session.cookie.original_max_age == 1
+
+
 def test_expires_must_be_timezone_aware() -> None:
     session = loaded_session()
     with pytest.raises(ValueError, match="timezone-aware"):

@@ -1,5 +1,5 @@
-"""``cookie.path`` scopes the session by RFC 6265 path-match on the full
-path, mount prefix included."""
+"""Express parity, cookie path (line 32): ``cookie.path`` scopes the session
+by RFC 6265 path-match on the full path, mount prefix included."""
 
 from __future__ import annotations
 
@@ -8,42 +8,44 @@ import pytest
 from sessions import CookieOptions
 from tests.behaviour.harness import MakeServer, session_config
 
+PATHS = {
+    "/": False,
+    "/foo": False,
+    "/foo/barbaz": False,
+    "/foo/ba": False,
+    "/FOO/BAR": False,
+    "/foo/bar": True,
+    "/foo/bar/": True,
+    "/foo/bar/baz": True,
+}
 
-@pytest.mark.parametrize(
-    ("path", "has_session"),
-    [
-        ("/", False),
-        ("/foo", False),
-        ("/foo/barbaz", False),
-        ("/foo/bar", True),
-        ("/foo/bar/", True),
-        ("/foo/bar/baz", True),
-    ],
-)
-def test_cookie_path_scopes_the_session(
-    make_server: MakeServer, path: str, has_session: bool
-) -> None:
+
+def test_p32_cookie_path_scopes_the_session(make_server: MakeServer) -> None:
     server = make_server(
         config=session_config(cookie=CookieOptions(max_age=60, path="/foo/bar"))
     )
-    cookie = server.seed({"user": "ada"})
+    wrong: dict[str, object] = {}
 
-    reply = server.client().get(f"{path}?set=n:1", cookie=cookie)
+    for number, (path, has_session) in enumerate(PATHS.items()):
+        session_id = f"session-{number}"
+        cookie = server.seed({"user": "ada"}, session_id=session_id)
+        calls = len(server.store.calls)
+        reply = server.client().get(f"{path}?set=n:1", cookie=cookie)
+        operations = [call.operation for call in server.store.calls[calls:]]
+        sent = None if reply.session_cookie is None else reply.session_cookie.path
+        data = reply.data if reply.has_session else None
+        seen = (data, operations, sent)
+        loaded = ({"user": "ada", "n": 1}, ["get", "set"], "/foo/bar")
+        expected = loaded if has_session else (None, [], None)
+        if seen != expected:
+            wrong[path] = seen
 
-    assert reply.status == 200
-    assert reply.has_session is has_session
-    if has_session:
-        assert reply.data == {"user": "ada", "n": 1}
-        sent = reply.session_cookie
-        assert sent is not None
-        assert sent.path == "/foo/bar"
-        assert server.store.ids("set") == ["seeded-session"]
-    else:
-        assert reply.set_cookie_fields == ()
-        assert server.store.calls == []
+    assert wrong == {}
 
 
-def test_session_follows_the_browser_below_its_path(make_server: MakeServer) -> None:
+def test_p32_session_follows_the_browser_below_its_path(
+    make_server: MakeServer,
+) -> None:
     server = make_server(
         config=session_config(cookie=CookieOptions(max_age=60, path="/foo/bar"))
     )
@@ -63,10 +65,11 @@ def test_session_follows_the_browser_below_its_path(make_server: MakeServer) -> 
         ("/mount/app", "/mount/app/page", True),
         ("/mount", "/mount/other", True),
         ("/mount/app", "/mount/other", False),
+        ("/mount/app", "/mount/application", False),
         ("/app", "/mount/app", False),
     ],
 )
-def test_mount_prefix_counts_in_path_matching(
+def test_p32_mount_prefix_counts_in_path_matching(
     make_server: MakeServer, cookie_path: str, request_path: str, has_session: bool
 ) -> None:
     server = make_server(
@@ -85,3 +88,4 @@ def test_mount_prefix_counts_in_path_matching(
         assert sent.path == cookie_path
     else:
         assert sent is None
+        assert server.store.calls == []
