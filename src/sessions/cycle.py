@@ -77,10 +77,12 @@ MAX_CANDIDATES: Final = 4
 """How many verified cookie values of the session name are looked up in the
 store, at most, before the request gets a new session."""
 
-MAX_COOKIE_VALUES: Final = 8
-"""How many values of the session cookie, in header order, are checked at
-all. Browsers send two or three when cookies differ only by Domain or Path;
-a header holding thousands must not cost thousands of signature checks."""
+MAX_COOKIE_VALUES: Final = 64
+"""How many values of the session cookie that look like signed ids (see
+:meth:`~sessions.signing.IdSigner.looks_signed`) get their signature
+checked, in header order. Values of any other shape are skipped for free.
+Browsers send two or three when cookies differ only by Domain or Path; a
+header holding thousands must not cost thousands of signature checks."""
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -287,11 +289,11 @@ def _ended(session: Session, now: datetime) -> bool:
 
 def forwarded_secure(values: tuple[str, ...]) -> bool:
     """Whether the first ``X-Forwarded-Proto`` token, with all fields joined
-    in order, is ``https`` (case and surrounding space ignored). An empty
-    first token is not ``https``."""
+    in order, is ``https`` (case and surrounding spaces and tabs ignored;
+    nothing else). An empty first token is not ``https``."""
     if not values:
         return False
-    return values[0].split(",", 1)[0].strip().lower() == "https"
+    return values[0].split(",", 1)[0].strip(" \t").lower() == "https"
 
 
 class SessionCycle:
@@ -412,8 +414,15 @@ class SessionCycle:
         values = cookie_values(facts.cookie_headers, config.name)
         self._had_cookie = bool(values)
         candidates = self._candidates
-        for value in values[:MAX_COOKIE_VALUES]:
-            session_id = self._signer.unsign(value)
+        signer = self._signer
+        checked: set[str] = set()
+        for value in values:
+            if value in checked or not signer.looks_signed(value):
+                continue
+            checked.add(value)
+            if len(checked) > MAX_COOKIE_VALUES:
+                break
+            session_id = signer.unsign(value)
             if session_id is not None and session_id not in candidates:
                 candidates.append(session_id)
                 if len(candidates) == MAX_CANDIDATES:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from typing import Any
 
-from itsdangerous import BadSignature, Signer
+from itsdangerous import BadSignature, Signer, want_bytes
 from itsdangerous.encoding import base64_decode, base64_encode
 
 __all__ = ["IdSigner"]
@@ -19,6 +20,22 @@ __all__ = ["IdSigner"]
 _SALT = b"sessions.cookie-id"
 # An HMAC-SHA256 digest (32 bytes) in unpadded URL-safe base64.
 _SIGNATURE_LENGTH = 43
+
+
+class _KeyCachingSigner(Signer):
+    """An itsdangerous signer that derives each secret's key once, instead
+    of once per signature it makes or checks."""
+
+    def __init__(self, secrets: list[bytes], **options: Any) -> None:
+        super().__init__(secrets, **options)
+        self._derived: dict[bytes, bytes] = {}
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        key = self.secret_keys[-1] if secret_key is None else want_bytes(secret_key)
+        derived = self._derived.get(key)
+        if derived is None:
+            derived = self._derived[key] = super().derive_key(key)
+        return derived
 
 
 class IdSigner:
@@ -35,7 +52,7 @@ class IdSigner:
             raise ValueError("at least one secret is needed")
         # itsdangerous signs with the last key of its list and verifies with
         # every key, so it gets the secrets oldest first.
-        self._signer = Signer(
+        self._signer = _KeyCachingSigner(
             list(reversed(secrets)),
             salt=_SALT,
             key_derivation="hmac",
@@ -46,19 +63,31 @@ class IdSigner:
         """Return the cookie value for ``session_id``."""
         return self._signer.sign(session_id).decode("ascii")
 
-    def unsign(self, cookie_value: str) -> str | None:
-        """Return the id inside ``cookie_value``, or ``None`` if it does not
-        verify against any secret. Never raises on malformed input."""
-        signature = cookie_value.rpartition(".")[2]
-        if len(signature) != _SIGNATURE_LENGTH or not signature.isascii():
-            return None
+    @staticmethod
+    def looks_signed(cookie_value: str) -> bool:
+        """Whether ``cookie_value`` has the shape of a signed id: something,
+        a ``.``, and the canonical base64 text of an HMAC-SHA256 digest.
+
+        A cheap test, with no cryptography, so a header full of junk costs
+        no signature checks.
+        """
+        session_id, dot, signature = cookie_value.rpartition(".")
+        if not (dot and session_id) or len(signature) != _SIGNATURE_LENGTH:
+            return False
+        if not signature.isascii():
+            return False
         # Base64 lets the last character vary in bits that decoding drops,
         # so several texts decode to one signature. Only the canonical text
         # counts: any changed character is a different cookie.
         try:
-            if base64_encode(base64_decode(signature)).decode("ascii") != signature:
-                return None
+            return base64_encode(base64_decode(signature)).decode("ascii") == signature
         except Exception:  # itsdangerous raises BadData or binascii errors
+            return False
+
+    def unsign(self, cookie_value: str) -> str | None:
+        """Return the id inside ``cookie_value``, or ``None`` if it does not
+        verify against any secret. Never raises on malformed input."""
+        if not self.looks_signed(cookie_value):
             return None
         try:
             session_id = self._signer.unsign(cookie_value)

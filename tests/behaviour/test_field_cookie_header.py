@@ -279,8 +279,13 @@ def test_f_same_name_thousands_of_times_costs_a_bounded_number_of_lookups(
 
     assert (ghosts.status, junk.status) == (200, 200)
     assert ghosts.is_new
-    assert junk.is_new
-    assert server.store.ids("get") == [f"ghost{i}" for i in range(MAX_CANDIDATES)]
+    # Values that cannot be signed ids cost nothing and hide nothing.
+    assert not junk.is_new
+    assert junk.session_id == "abc"
+    assert server.store.ids("get") == [
+        *(f"ghost{i}" for i in range(MAX_CANDIDATES)),
+        "abc",
+    ]
 
 
 # -- the same name twice ---------------------------------------------------------
@@ -289,6 +294,7 @@ def test_f_same_name_thousands_of_times_costs_a_bounded_number_of_lookups(
 def test_f_same_name_twice_the_one_the_store_knows_wins(server: Server) -> None:
     valid = server.seed(SEEDED, session_id="abc")
     stale = [server.cookie(f"stale{index}") for index in range(MAX_CANDIDATES)]
+    forged = "sid=forged." + "A" * 43  # shaped like a signed id; never verifies
     cases: list[tuple[list[tuple[str, str]], str | None, list[str]]] = [
         # (Cookie fields, the session expected, the ids looked up)
         ([("Cookie", f"{stale[0]}; {valid}")], "abc", ["stale0", "abc"]),
@@ -306,7 +312,14 @@ def test_f_same_name_twice_the_one_the_store_knows_wins(server: Server) -> None:
             [f"stale{index}" for index in range(MAX_CANDIDATES)],
         ),
         (
-            [("Cookie", "; ".join(["sid=junk"] * (MAX_COOKIE_VALUES - 1) + [valid]))],
+            # Values that cannot be signed ids use up nothing.
+            [("Cookie", "; ".join(["sid=junk", "sid=", "sid=."] * 100 + [valid]))],
+            "abc",
+            ["abc"],
+        ),
+        (
+            # Repeats of one forged value cost one signature check.
+            [("Cookie", "; ".join([forged] * (MAX_COOKIE_VALUES + 5) + [valid]))],
             "abc",
             ["abc"],
         ),

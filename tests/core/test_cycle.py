@@ -188,6 +188,10 @@ def test_trusted_forwarded_proto_https_makes_the_request_secure(
         ("httpsx",),
         ("", "https"),
         (", https",),
+        ("https\xa0",),
+        ("\xa0https",),
+        ("https\x85",),
+        ("https\x0b",),
     ],
 )
 def test_forwarded_proto_not_starting_with_https_is_not_secure(
