@@ -250,7 +250,6 @@ class CookieWithheld:
 
 
 StoreEffect: TypeAlias = "Save | Touch | Destroy"
-HeaderEffect: TypeAlias = "SetCookie | ClearCookie"
 Effect: TypeAlias = "Save | Touch | Destroy | SetCookie | ClearCookie | CookieWithheld"
 
 

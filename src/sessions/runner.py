@@ -31,6 +31,7 @@ from sessions.cycle import (
     Save,
     SessionCycle,
     SetCookie,
+    StoreEffect,
     Touch,
 )
 from sessions.errors import SessionError, StoreError
@@ -50,7 +51,7 @@ __all__ = [
     "utc_now",
 ]
 
-StoreOp: TypeAlias = "LoadSession | Save | Touch | Destroy"
+StoreOp: TypeAlias = "LoadSession | StoreEffect"
 _Result = TypeVar("_Result")
 Steps: TypeAlias = "Generator[StoreOp, SessionRecord | None, _Result]"
 

@@ -50,7 +50,6 @@ logger = logging.getLogger(__name__)
 
 SESSION_KEY = web.RequestKey("sessions.session", AsyncSession)
 """Where the session lives on the request."""
-_RUNNER_KEY = web.RequestKey("sessions.runner", AsyncRunner)
 _COMMITTED = (CycleState.COMMITTED, CycleState.LATE_SAVING, CycleState.CLOSED)
 
 
@@ -118,7 +117,6 @@ def session_middleware(
             raise
         if session is not None:
             request[SESSION_KEY] = session
-        request[_RUNNER_KEY] = runner
 
         # A handler that streams prepares its response itself, before this
         # middleware gets it back. aiohttp calls the request's prepare hook

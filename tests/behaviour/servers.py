@@ -79,6 +79,21 @@ class _QuietWerkzeugHandler(serving.WSGIRequestHandler):
 
 
 @contextlib.contextmanager
+def _serving_in_a_thread(server: socketserver.TCPServer) -> Iterator[str]:
+    """Run a blocking server's loop in a thread; yield its URL; stop it."""
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    try:
+        yield _url(server.socket.getsockname()[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@contextlib.contextmanager
 def serve_wsgi(app: WSGIApplication) -> Iterator[str]:
     """Serve a WSGI application with the standard library's :mod:`wsgiref`,
     one thread per request."""
@@ -89,16 +104,8 @@ def serve_wsgi(app: WSGIApplication) -> Iterator[str]:
         server_class=_ThreadingWSGIServer,
         handler_class=_QuietWSGIRequestHandler,
     )
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    try:
-        yield _url(server.server_port)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with _serving_in_a_thread(server) as url:
+        yield url
 
 
 @contextlib.contextmanager
@@ -108,16 +115,8 @@ def serve_werkzeug(app: WSGIApplication) -> Iterator[str]:
     server = serving.make_server(
         HOST, 0, app, threaded=True, request_handler=_QuietWerkzeugHandler
     )
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    try:
-        yield _url(server.server_port)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with _serving_in_a_thread(server) as url:
+        yield url
 
 
 # -- servers on an event loop of their own ---------------------------------------
