@@ -52,12 +52,18 @@ class SessionRecord:
         max_age: The cookie's original max-age in seconds, restored by
             ``touch()``; ``None`` for a browser-session cookie.
         created: When the session was first created (timezone-aware).
+        version: A counter the store keeps for conditional writes: each
+            write of a loaded session names the version it read, and the
+            store refuses it when the stored version has moved on since
+            (see :meth:`~sessions.stores.base.Store.update`). A new session
+            is written with version 1.
     """
 
     data: dict[str, Any]
     expires: datetime
     max_age: int | None
     created: datetime
+    version: int = 0
 
     def is_expired(self, now: datetime) -> bool:
         """Whether the record's lifetime is over at ``now``."""
@@ -121,7 +127,12 @@ def record_from_json(text: str | bytes) -> SessionRecord:
         raise ValueError(f"not a valid session record: {error}") from error
 
 
-def canonical_json(data: dict[str, Any]) -> str:
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+).encode
+
+
+def canonical_json(data: object) -> str:
     """Return a canonical JSON text of ``data``: equal data, equal text.
 
     Keys are sorted, so the result does not depend on insertion order. Used
@@ -131,13 +142,7 @@ def canonical_json(data: dict[str, Any]) -> str:
         TypeError, ValueError: the data is not JSON-safe; call
             :func:`check_json_data` for an error that names the key.
     """
-    return json.dumps(
-        data,
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-        allow_nan=False,
-    )
+    return _CANONICAL(data)
 
 
 # Subclasses (an IntEnum, a StrEnum, an OrderedDict, a defaultdict) are

@@ -4,17 +4,19 @@ declares it lacks, and stays out of the way of code that does not test."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import attrs
 import pytest
 
-from sessions import MemoryStore, SessionRecord
+from sessions import AsyncMemoryStore, MemoryStore, SessionRecord
 from sessions.testing import AsyncStoreConformance, StoreConformance
 
 # -- stores that each break one rule ---------------------------------------------
@@ -28,14 +30,29 @@ class KeepsExpiredRecords(MemoryStore):
 
 
 class TouchCreates(MemoryStore):
-    def touch(self, session_id: str, expires: datetime) -> None:
+    def touch(self, session_id: str, expires: datetime) -> bool:
         if self.get(session_id) is None:
             record = SessionRecord(
                 data={}, expires=expires, max_age=None, created=expires
             )
             self.set(session_id, record)
-        else:
-            super().touch(session_id, expires)
+            return False
+        return super().touch(session_id, expires)
+
+
+class TouchAlwaysFindsTheRecord(MemoryStore):
+    def touch(self, session_id: str, expires: datetime) -> bool:
+        super().touch(session_id, expires)
+        return True
+
+
+class TouchResetsTheVersion(MemoryStore):
+    def touch(self, session_id: str, expires: datetime) -> bool:
+        record = self.get(session_id)
+        if record is None:
+            return False
+        self.set(session_id, attrs.evolve(record, expires=expires, version=0))
+        return True
 
 
 class TouchRestoresTheFirstRecord(MemoryStore):
@@ -47,11 +64,76 @@ class TouchRestoresTheFirstRecord(MemoryStore):
         self.first.setdefault(session_id, record)
         super().set(session_id, record)
 
-    def touch(self, session_id: str, expires: datetime) -> None:
-        if self.get(session_id) is not None:
-            super().set(
-                session_id, attrs.evolve(self.first[session_id], expires=expires)
-            )
+    def touch(self, session_id: str, expires: datetime) -> bool:
+        if self.get(session_id) is None:
+            return False
+        super().set(session_id, attrs.evolve(self.first[session_id], expires=expires))
+        return True
+
+
+class UpdateIgnoresTheVersion(MemoryStore):
+    """Writes over any live record, whatever version it holds."""
+
+    def update(
+        self, session_id: str, record: SessionRecord, expected_version: int
+    ) -> bool:
+        if self.get(session_id) is None:
+            return False
+        self.set(session_id, record)
+        return True
+
+
+class UpdateCreates(MemoryStore):
+    """Writes a missing record as if it had been there."""
+
+    def update(
+        self, session_id: str, record: SessionRecord, expected_version: int
+    ) -> bool:
+        if self.get(session_id) is None:
+            self.set(session_id, record)
+            return True
+        return super().update(session_id, record, expected_version)
+
+
+class ChecksThenWrites(MemoryStore):
+    """Compares the version in one step and writes in another, as a store
+    that reads in one round trip and writes in a second does: each call
+    alone is right, but another writer can get in between."""
+
+    def update(
+        self, session_id: str, record: SessionRecord, expected_version: int
+    ) -> bool:
+        current = self.get(session_id)
+        if current is None or current.version != expected_version:
+            return False
+        time.sleep(0.001)  # the second round trip
+        self.set(session_id, record)
+        return True
+
+
+class AsyncChecksThenWrites(AsyncMemoryStore):
+    """:class:`ChecksThenWrites` for the asynchronous protocol."""
+
+    async def update(
+        self, session_id: str, record: SessionRecord, expected_version: int
+    ) -> bool:
+        current = await self.get(session_id)
+        if current is None or current.version != expected_version:
+            return False
+        await asyncio.sleep(0)  # the second round trip
+        await self.set(session_id, record)
+        return True
+
+
+class ExpiredUpdateKeepsTheRecord(MemoryStore):
+    """Refuses an expired record instead of deleting the matching one."""
+
+    def update(
+        self, session_id: str, record: SessionRecord, expected_version: int
+    ) -> bool:
+        if record.expires <= datetime.now(timezone.utc):
+            return False
+        return super().update(session_id, record, expected_version)
 
 
 class IgnoresCase(MemoryStore):
@@ -83,14 +165,25 @@ class SharesItsRecords:
     def set(self, session_id: str, record: SessionRecord) -> None:
         self.records[session_id] = record
 
+    def update(
+        self, session_id: str, record: SessionRecord, expected_version: int
+    ) -> bool:
+        current = self.records.get(session_id)
+        if current is None or current.version != expected_version:
+            return False
+        self.records[session_id] = record
+        return True
+
     def destroy(self, session_id: str) -> None:
         self.records.pop(session_id, None)
 
-    def touch(self, session_id: str, expires: datetime) -> None:
-        if session_id in self.records:
-            self.records[session_id] = attrs.evolve(
-                self.records[session_id], expires=expires
-            )
+    def touch(self, session_id: str, expires: datetime) -> bool:
+        if session_id not in self.records:
+            return False
+        self.records[session_id] = attrs.evolve(
+            self.records[session_id], expires=expires
+        )
+        return True
 
 
 @pytest.mark.parametrize(
@@ -107,9 +200,49 @@ class SharesItsRecords:
             "touch created a record",
         ),
         (
+            TouchAlwaysFindsTheRecord,
+            "test_touch_of_an_unknown_id_creates_nothing",
+            "touch of a missing record returned True",
+        ),
+        (
             TouchRestoresTheFirstRecord,
             "test_touch_moves_the_expiry_and_keeps_the_stored_data",
             "the data came back changed",
+        ),
+        (
+            TouchResetsTheVersion,
+            "test_touch_moves_the_expiry_and_keeps_the_stored_data",
+            "version is 0, the store holds 7",
+        ),
+        (
+            UpdateIgnoresTheVersion,
+            "test_update_over_another_version_changes_nothing",
+            "update wrote over a version it did not expect",
+        ),
+        (
+            UpdateIgnoresTheVersion,
+            "test_update_writes_when_the_stored_version_is_the_expected_one",
+            "update wrote over a version it did not expect",
+        ),
+        (
+            UpdateIgnoresTheVersion,
+            "test_threads_counting_through_update_lose_no_increment",
+            "increments were lost",
+        ),
+        (
+            UpdateCreates,
+            "test_update_of_an_unknown_id_creates_nothing",
+            "update of a missing record returned True",
+        ),
+        (
+            ChecksThenWrites,
+            "test_threads_counting_through_update_lose_no_increment",
+            "increments were lost",
+        ),
+        (
+            ExpiredUpdateKeepsTheRecord,
+            "test_update_with_an_expired_record_deletes_the_matching_one",
+            "an expired update of a match returned False",
         ),
         (
             IgnoresCase,
@@ -143,6 +276,25 @@ def test_the_asynchronous_suite_fails_a_broken_store_too() -> None:
         AsyncStoreConformance().test_an_expired_record_is_not_stored(
             store=KeepsExpiredRecords().as_async()
         )
+
+
+def test_the_asynchronous_suite_fails_an_update_that_is_not_atomic() -> None:
+    with pytest.raises(AssertionError, match="increments were lost"):
+        AsyncStoreConformance().test_tasks_counting_through_update_lose_no_increment(
+            store=AsyncChecksThenWrites()
+        )
+
+
+def test_a_store_whose_update_is_not_atomic_passes_every_check_of_one_call() -> None:
+    # So the counting checks are what stand between such a store and a pass.
+    suite = StoreConformance()
+    suite.enumerable = False
+    store = ChecksThenWrites()
+
+    suite.test_update_writes_when_the_stored_version_is_the_expected_one(store=store)
+    suite.test_update_over_another_version_changes_nothing(store=store)
+    suite.test_update_of_an_unknown_id_creates_nothing(store=store)
+    suite.test_update_with_an_expired_record_deletes_the_matching_one(store=store)
 
 
 # -- pointed at the wrong thing ----------------------------------------------------

@@ -1,24 +1,30 @@
-"""The SQLite stores beyond the common contract: the file they make, purging
-through the index, touch writing one column, failures as StoreError, several
+"""The SQLite stores beyond the common contract: the file they make (and the
+one an earlier release made), purging through the index, touch writing one
+column, conditional writes in one statement, failures as StoreError, several
 processes on one file, and an event loop that never waits for the disk."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import os
 import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from sessions import SessionRecord, StoreError
+from sessions.records import record_to_json
 from sessions.stores.sqlite import AsyncSQLiteStore, SQLiteStore
 
 from .sqlite_support import closing_async
@@ -60,6 +66,30 @@ def rows(path: Path, table: str = "sessions") -> dict[str, tuple[str, int]]:
     return result
 
 
+def stored_versions(path: Path, table: str = "sessions") -> dict[str, int]:
+    """The ``version`` column of every row, read past the store."""
+    connection = sqlite3.connect(path)
+    try:
+        found = connection.execute(f"SELECT id, version FROM {table}")
+        return dict(found.fetchall())
+    finally:
+        connection.close()
+
+
+def table_columns(path: Path) -> dict[str, tuple[str, int, int, str | None]]:
+    """name -> (type, primary key, not null, default) of the sessions table."""
+    connection = sqlite3.connect(path)
+    try:
+        return {
+            name: (kind, primary, not_null, default)
+            for _, name, kind, not_null, default, primary in connection.execute(
+                "PRAGMA table_info(sessions)"
+            )
+        }
+    finally:
+        connection.close()
+
+
 @pytest.fixture
 def path(tmp_path: Path) -> Path:
     return tmp_path / "sessions.sqlite3"
@@ -82,14 +112,9 @@ def store(path: Path, clock: FakeClock) -> Iterator[SQLiteStore]:
 def test_a_new_file_gets_the_table_its_index_and_write_ahead_logging(
     store: SQLiteStore, path: Path
 ) -> None:
+    columns = table_columns(path)
     connection = sqlite3.connect(path)
     try:
-        columns = {
-            name: (kind, primary)
-            for _, name, kind, _, _, primary in connection.execute(
-                "PRAGMA table_info(sessions)"
-            )
-        }
         indexes = connection.execute("PRAGMA index_list(sessions)").fetchall()
         indexed = {
             index_name: [
@@ -105,12 +130,76 @@ def test_a_new_file_gets_the_table_its_index_and_write_ahead_logging(
         connection.close()
 
     assert columns == {
-        "id": ("TEXT", 1),
-        "record": ("TEXT", 0),
-        "expires": ("INTEGER", 0),
+        "id": ("TEXT", 1, 1, None),
+        "record": ("TEXT", 0, 1, None),
+        "expires": ("INTEGER", 0, 1, None),
+        "version": ("INTEGER", 0, 1, "0"),
     }
     assert ["expires"] in indexed.values()
     assert mode == "wal"
+
+
+# The table as the release before conditional writes created it, and a row
+# it wrote: its JSON has no version either.
+OLD_TABLE = (
+    "CREATE TABLE sessions (id TEXT PRIMARY KEY NOT NULL, "
+    "record TEXT NOT NULL, expires INTEGER NOT NULL)"
+)
+
+
+def make_old_file(path: Path, rows: dict[str, SessionRecord]) -> None:
+    connection = sqlite3.connect(path)
+    with connection:
+        connection.execute(OLD_TABLE)
+        connection.execute('CREATE INDEX "sessions_expires" ON sessions (expires)')
+        for session_id, record in rows.items():
+            document = json.loads(record_to_json(record))
+            del document["version"]
+            expires = record.expires - datetime(1970, 1, 1, tzinfo=timezone.utc)
+            connection.execute(
+                "INSERT INTO sessions VALUES (?, ?, ?)",
+                (
+                    session_id,
+                    json.dumps(document),
+                    expires // timedelta(microseconds=1),
+                ),
+            )
+    connection.close()
+
+
+def test_a_file_from_before_versions_gets_the_column_and_keeps_its_sessions(
+    path: Path, clock: FakeClock
+) -> None:
+    old = record_for(60, {"cart": [1]})
+    make_old_file(path, {"old": old})
+
+    with SQLiteStore(path, clock=clock) as store:
+        assert store.get("old") == old  # at version 0
+        assert not store.update("old", attrs.evolve(old, version=2), 1)
+        changed = attrs.evolve(old, data={"cart": [1, 2]}, version=1)
+        assert store.update("old", changed, 0)
+        assert store.get("old") == changed
+    with SQLiteStore(path, clock=clock) as again:  # a second start changes nothing
+        assert again.get("old") == changed
+
+    assert table_columns(path)["version"] == ("INTEGER", 0, 1, "0")
+    assert stored_versions(path) == {"old": 1}
+
+
+def test_stores_opening_an_old_file_at_once_add_the_column_once(path: Path) -> None:
+    make_old_file(path, {})
+    openers = 4
+    barrier = threading.Barrier(openers)
+
+    def open_store() -> None:
+        barrier.wait(timeout=30)
+        SQLiteStore(path, busy_timeout=30).close()
+
+    with ThreadPoolExecutor(max_workers=openers) as pool:
+        for done in [pool.submit(open_store) for _ in range(openers)]:
+            done.result()
+
+    assert list(table_columns(path)) == ["id", "record", "expires", "version"]
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX file permissions")
@@ -128,7 +217,19 @@ def test_a_new_file_is_private_to_its_owner_and_an_old_one_keeps_its_mode(
     assert old.stat().st_mode & 0o777 == 0o640
 
 
-@pytest.mark.parametrize("statement", ["get", "touch", "purge", "length", "ids"])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "get",
+        "update",
+        "touch",
+        "destroy_live",
+        "destroy_version",
+        "purge",
+        "length",
+        "ids",
+    ],
+)
 def test_no_statement_scans_the_whole_table(store: SQLiteStore, statement: str) -> None:
     sql: str = getattr(store._statements, statement)
     connection = sqlite3.connect(store.path)
@@ -194,19 +295,47 @@ def test_purge_deletes_the_expired_rows_at_once(
 def test_touch_writes_the_expiry_column_and_nothing_else(
     store: SQLiteStore, path: Path
 ) -> None:
-    store.set("id", record_for(60, {"cart": [1, 2]}))
+    store.set("id", attrs.evolve(record_for(60, {"cart": [1, 2]}), version=3))
     text_before, expires_before = rows(path)["id"]
     later = START + timedelta(minutes=30)
 
-    store.touch("id", later)
+    assert store.touch("id", later)
 
     text_after, expires_after = rows(path)["id"]
     assert text_after == text_before
     assert expires_after == expires_before + 29 * 60 * 1_000_000
+    assert stored_versions(path) == {"id": 3}
     loaded = store.get("id")
     assert loaded is not None
-    assert (loaded.expires, loaded.data) == (later, {"cart": [1, 2]})
-    assert loaded.expires == store.all()["id"].expires
+    assert (loaded.expires, loaded.data, loaded.version) == (later, {"cart": [1, 2]}, 3)
+    assert loaded == store.all()["id"]
+
+
+def test_update_is_decided_by_the_columns(path: Path, clock: FakeClock) -> None:
+    with SQLiteStore(path, clock=clock, purge_interval=3600) as store:
+        store.set("id", attrs.evolve(record_for(60), version=1))
+        # Another writer moved the version on in the column alone: the JSON
+        # still says 1, and the column is the one that counts.
+        connection = sqlite3.connect(path)
+        with connection:
+            connection.execute("UPDATE sessions SET version = 2 WHERE id = 'id'")
+        connection.close()
+        loaded = store.get("id")
+        assert loaded is not None
+        assert loaded.version == 2
+
+        assert not store.update("id", attrs.evolve(loaded, version=2), 1)
+        assert store.update("id", attrs.evolve(loaded, data={"n": 3}, version=3), 2)
+        assert stored_versions(path) == {"id": 3}
+        dead_row = rows(path)["id"]
+
+        clock.advance(61)  # the row is still in the file, but dead
+        later = record_for(3600, since=START + timedelta(seconds=61))
+        assert not store.update("id", attrs.evolve(later, version=4), 3)
+        assert not store.touch("id", START + timedelta(hours=1))
+        assert stored_versions(path) == {"id": 3}
+        assert rows(path)["id"] == dead_row
+        assert store.get("id") is None
 
 
 def test_touch_does_not_bring_back_an_expired_row(
@@ -262,7 +391,7 @@ def test_a_record_it_cannot_read_is_a_store_error(
     connection = sqlite3.connect(path)
     with connection:
         connection.execute(
-            "INSERT INTO sessions VALUES ('bad', '{\"v\": 99}', ?)",
+            "INSERT INTO sessions VALUES ('bad', '{\"v\": 99}', ?, 1)",
             (far // timedelta(microseconds=1),),
         )
     connection.close()
@@ -342,6 +471,55 @@ WRITER = textwrap.dedent(
             store.touch(f"{name}-{number}", now + timedelta(hours=2))
     """
 )
+
+
+COUNTER = textwrap.dedent(
+    """
+    import sys
+    import attrs
+    from sessions.stores.sqlite import SQLiteStore
+
+    path, increments = sys.argv[1], int(sys.argv[2])
+    with SQLiteStore(path, busy_timeout=30) as store:
+        for _ in range(increments):
+            while True:
+                current = store.get("counter")
+                following = attrs.evolve(
+                    current,
+                    data={"count": current.data["count"] + 1},
+                    version=current.version + 1,
+                )
+                if store.update("counter", following, current.version):
+                    break
+    """
+)
+
+
+def test_processes_counting_through_update_lose_no_increment(path: Path) -> None:
+    processes_count, increments = 3, 40
+    start = attrs.evolve(
+        record_for(3600, {"count": 0}, since=datetime.now(timezone.utc)), version=1
+    )
+    with SQLiteStore(path) as store:
+        store.set("counter", start)
+
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", COUNTER, str(path), str(increments)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(processes_count)
+    ]
+    outcomes = [process.communicate(timeout=120) for process in processes]
+
+    for process, (_, errors) in zip(processes, outcomes, strict=True):
+        assert process.returncode == 0, errors.decode()
+    with SQLiteStore(path) as store:
+        final = store.get("counter")
+    assert final is not None
+    assert final.data == {"count": processes_count * increments}
+    assert final.version == 1 + processes_count * increments
 
 
 def test_processes_writing_one_new_file_at_once_all_land(path: Path) -> None:

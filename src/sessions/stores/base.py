@@ -6,6 +6,15 @@ never relying on the cookie alone. Records must be kept as JSON-safe data;
 :func:`~sessions.records.record_to_json` and
 :func:`~sessions.records.record_from_json` do the conversion.
 
+Writes of a session that was loaded from the store are conditional: the
+request names the record version it read, and :meth:`Store.update` writes
+only when the store still holds that version, checking and writing in one
+atomic step. A request whose write is refused reads the record again and
+re-applies its own key-level changes on top (see ``docs/concurrency.md``).
+Because such writes never create a record, a session that another request
+destroyed stays destroyed. :meth:`Store.set`, the unconditional write, is
+used only for sessions under a newly generated id.
+
 A store reports an outage (lost connection, timeout) by raising
 :class:`~sessions.errors.StoreError` with the original exception as its
 cause. "Not found" is ``None``, never an exception.
@@ -38,15 +47,32 @@ class Store(Protocol):
         none or it has expired."""
 
     def set(self, session_id: str, record: SessionRecord) -> None:
-        """Insert or replace the record. A record whose ``expires`` has
-        already passed is deleted instead."""
+        """Insert or replace the record, keeping ``record.version`` as the
+        stored version. A record whose ``expires`` has already passed is
+        deleted instead."""
+
+    def update(
+        self, session_id: str, record: SessionRecord, expected_version: int
+    ) -> bool:
+        """Replace the record only if the store holds a live record for
+        ``session_id`` whose version is ``expected_version``; check and
+        write as one atomic step. Return whether it was written.
+
+        ``record.version`` is the new version (the request cycle passes
+        ``expected_version + 1``). A missing or expired record, or one with
+        another version, is left as it is and ``False`` returned: an update
+        never creates a record. A ``record`` whose ``expires`` has already
+        passed deletes the matching record instead (and counts as written).
+        """
 
     def destroy(self, session_id: str) -> None:
         """Delete the record; a missing id is not an error."""
 
-    def touch(self, session_id: str, expires: datetime) -> None:
+    def touch(self, session_id: str, expires: datetime) -> bool:
         """Move the stored record's expiry to ``expires``, keeping its data
-        as the store holds it now. A missing id is not an error."""
+        and version as the store holds them now. Return whether a live
+        record was there; a missing id is not an error. An ``expires`` that
+        has already passed deletes the record."""
 
 
 @runtime_checkable
@@ -77,10 +103,15 @@ class AsyncStore(Protocol):
     async def set(self, session_id: str, record: SessionRecord) -> None:
         """See :meth:`Store.set`."""
 
+    async def update(
+        self, session_id: str, record: SessionRecord, expected_version: int
+    ) -> bool:
+        """See :meth:`Store.update`."""
+
     async def destroy(self, session_id: str) -> None:
         """See :meth:`Store.destroy`."""
 
-    async def touch(self, session_id: str, expires: datetime) -> None:
+    async def touch(self, session_id: str, expires: datetime) -> bool:
         """See :meth:`Store.touch`."""
 
 

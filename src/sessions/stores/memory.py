@@ -7,7 +7,9 @@ anything that would not survive a real store fails here too.
 
 Expired records are dropped when read and swept as new ones are written;
 when the store is full, the record closest to expiry makes room. All
-operations take one lock, so the store is safe to share between threads.
+operations take one lock, so the store is safe to share between threads,
+and a conditional :meth:`MemoryStore.update` compares the version and
+writes the record without another thread getting in between.
 """
 
 from __future__ import annotations
@@ -17,10 +19,34 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
+from typing import NamedTuple
+
+import attrs
 
 from sessions.records import SessionRecord, record_from_json, record_to_json
 
 __all__ = ["AsyncMemoryStore", "MemoryStore"]
+
+
+class _Entry(NamedTuple):
+    """What the store keeps for one session."""
+
+    expiry: float
+    """When the record dies, as POSIX time."""
+    version: int
+    """The record's version, kept apart so that a conditional write can
+    compare it without parsing the text."""
+    text: str
+    """The record as JSON (it carries the version too)."""
+
+
+def _entry_for(record: SessionRecord) -> _Entry:
+    """What to keep for ``record``.
+
+    Raises:
+        SerializationError: the record's data is not JSON-safe.
+    """
+    return _Entry(record.expires.timestamp(), record.version, record_to_json(record))
 
 
 class MemoryStore:
@@ -50,26 +76,25 @@ class MemoryStore:
         self.max_entries = max_entries
         self._clock = clock
         self._lock = threading.Lock()
-        # id -> (expiry as POSIX time, record as JSON text)
-        self._entries: dict[str, tuple[float, str]] = {}
+        self._entries: dict[str, _Entry] = {}
         # (expiry, id) for every write; stale pairs are skipped when popped.
         self._by_expiry: list[tuple[float, str]] = []
 
     # -- internals (the lock is held) ----------------------------------------
 
-    def _live(self, session_id: str, now: float) -> tuple[float, str] | None:
+    def _live(self, session_id: str, now: float) -> _Entry | None:
         entry = self._entries.get(session_id)
-        if entry is not None and entry[0] <= now:
+        if entry is not None and entry.expiry <= now:
             del self._entries[session_id]
             return None
         return entry
 
-    def _remember(self, session_id: str, expiry: float, text: str) -> None:
-        self._entries[session_id] = (expiry, text)
-        heapq.heappush(self._by_expiry, (expiry, session_id))
+    def _remember(self, session_id: str, entry: _Entry) -> None:
+        self._entries[session_id] = entry
+        heapq.heappush(self._by_expiry, (entry.expiry, session_id))
         if len(self._by_expiry) > 2 * len(self._entries) + 64:
             self._by_expiry = [
-                (entry_expiry, key) for key, (entry_expiry, _) in self._entries.items()
+                (kept.expiry, key) for key, kept in self._entries.items()
             ]
             heapq.heapify(self._by_expiry)
 
@@ -79,7 +104,7 @@ class MemoryStore:
         while heap:
             expiry, key = heap[0]
             entry = entries.get(key)
-            if entry is None or entry[0] != expiry:
+            if entry is None or entry.expiry != expiry:
                 heapq.heappop(heap)  # stale: rewritten, touched or deleted
                 continue
             full = len(entries) >= self.max_entries and incoming not in entries
@@ -94,48 +119,69 @@ class MemoryStore:
         """Return the live record for ``session_id``, or ``None``."""
         with self._lock:
             entry = self._live(session_id, self._clock())
-        return None if entry is None else record_from_json(entry[1])
+        return None if entry is None else record_from_json(entry.text)
 
     def set(self, session_id: str, record: SessionRecord) -> None:
-        """Store ``record``; an already expired one deletes the id instead.
+        """Store ``record``, whatever was there; an already expired one
+        deletes the id instead.
 
         Raises:
             SerializationError: the record's data is not JSON-safe.
         """
-        text = record_to_json(record)
-        expiry = record.expires.timestamp()
+        entry = _entry_for(record)
         with self._lock:
             now = self._clock()
-            if expiry <= now:
+            if entry.expiry <= now:
                 self._entries.pop(session_id, None)
                 return
             self._make_room(now, session_id)
-            self._remember(session_id, expiry, text)
+            self._remember(session_id, entry)
+
+    def update(
+        self, session_id: str, record: SessionRecord, expected_version: int
+    ) -> bool:
+        """Replace the live record for ``session_id`` only if its version is
+        ``expected_version``, and return whether it was replaced. An already
+        expired ``record`` deletes the matching one instead.
+
+        Raises:
+            SerializationError: the record's data is not JSON-safe.
+        """
+        entry = _entry_for(record)
+        with self._lock:
+            now = self._clock()
+            current = self._live(session_id, now)
+            if current is None or current.version != expected_version:
+                return False
+            if entry.expiry <= now:
+                del self._entries[session_id]
+                return True
+            self._make_room(now, session_id)
+            self._remember(session_id, entry)
+            return True
 
     def destroy(self, session_id: str) -> None:
         """Delete the record for ``session_id`` if there is one."""
         with self._lock:
             self._entries.pop(session_id, None)
 
-    def touch(self, session_id: str, expires: datetime) -> None:
-        """Move the expiry of the stored record, keeping its stored data."""
+    def touch(self, session_id: str, expires: datetime) -> bool:
+        """Move the expiry of the stored record, keeping its stored data and
+        version; return whether there was a live record to move."""
         expiry = expires.timestamp()
         with self._lock:
             now = self._clock()
             entry = self._live(session_id, now)
             if entry is None:
-                return
+                return False
             if expiry <= now:
                 del self._entries[session_id]
-                return
-            record = record_from_json(entry[1])
-            moved = SessionRecord(
-                data=record.data,
-                expires=expires,
-                max_age=record.max_age,
-                created=record.created,
+                return True
+            moved = attrs.evolve(record_from_json(entry.text), expires=expires)
+            self._remember(
+                session_id, entry._replace(expiry=expiry, text=record_to_json(moved))
             )
-            self._remember(session_id, expiry, record_to_json(moved))
+            return True
 
     # -- enumeration ------------------------------------------------------------
 
@@ -143,13 +189,13 @@ class MemoryStore:
         """The ids of every live session."""
         with self._lock:
             now = self._clock()
-            return [key for key, (expiry, _) in self._entries.items() if expiry > now]
+            return [key for key, entry in self._entries.items() if entry.expiry > now]
 
     def all(self) -> dict[str, SessionRecord]:
         """Every live session, by id."""
         with self._lock:
             now = self._clock()
-            live = [(k, text) for k, (exp, text) in self._entries.items() if exp > now]
+            live = [(k, e.text) for k, e in self._entries.items() if e.expiry > now]
         return {key: record_from_json(text) for key, text in live}
 
     def length(self) -> int:
@@ -185,13 +231,19 @@ class AsyncMemoryStore:
         """See :meth:`MemoryStore.set`."""
         self.sync.set(session_id, record)
 
+    async def update(
+        self, session_id: str, record: SessionRecord, expected_version: int
+    ) -> bool:
+        """See :meth:`MemoryStore.update`."""
+        return self.sync.update(session_id, record, expected_version)
+
     async def destroy(self, session_id: str) -> None:
         """See :meth:`MemoryStore.destroy`."""
         self.sync.destroy(session_id)
 
-    async def touch(self, session_id: str, expires: datetime) -> None:
+    async def touch(self, session_id: str, expires: datetime) -> bool:
         """See :meth:`MemoryStore.touch`."""
-        self.sync.touch(session_id, expires)
+        return self.sync.touch(session_id, expires)
 
     async def ids(self) -> list[str]:
         """See :meth:`MemoryStore.ids`."""

@@ -1,20 +1,31 @@
 """Redis stores: sessions shared by every process and machine of a fleet.
 
-Each session is one Redis string under ``prefix + session_id``, holding the
-record as JSON text (:func:`~sessions.records.record_to_json`) and carrying
-an absolute expiry equal to the record's ``expires``, so Redis itself
-forgets the session on time. No command ever names two sessions' keys, so
-the stores work unchanged on Redis Cluster, and on Valkey.
+Each session is one Redis hash under ``prefix + session_id`` with two
+fields: ``record``, the record as JSON text
+(:func:`~sessions.records.record_to_json`), and ``version``, the record's
+version as decimal digits. The key carries an absolute expiry equal to the
+record's ``expires``, so Redis itself forgets the session on time. No
+command ever names two sessions' keys, so the stores work unchanged on
+Redis Cluster, and on Valkey.
 
-Every session operation is one round trip:
+Every session operation is one round trip, and every write is atomic:
 
-* ``get`` runs a short Lua script that returns the value together with the
-  key's absolute expiry (``PEXPIRETIME``); the returned record's
-  ``expires`` is rebuilt from it, so it reflects the last ``touch``.
-* ``set`` is ``SET key value PXAT <ms>``; a record whose expiry has already
-  passed is deleted instead, so no expiry in the past is ever sent.
-* ``touch`` is ``PEXPIREAT``: the data is not rewritten, and a missing key
-  is not created.
+* ``get`` runs a short Lua script that returns both fields together with
+  the key's absolute expiry (``PEXPIRETIME``); the returned record's
+  ``expires`` is rebuilt from that expiry, so it reflects the last
+  ``touch``, and its ``version`` is the ``version`` field's.
+* ``set`` runs a script that replaces the key whole: ``DEL``, ``HSET`` of
+  both fields, ``PEXPIREAT <ms>``. A script runs without interruption, so
+  no client ever sees the key without its expiry.
+* ``update`` runs a script that compares the ``version`` field with the
+  expected version and, only when they are equal, writes both fields and
+  the expiry; it replies 1 when it wrote and 0 otherwise. A missing key is
+  never created.
+* A record whose expiry has already passed is never written: ``set`` sends
+  ``DEL`` instead, and ``update`` a script that deletes the key only when
+  its version matches. No expiry in the past is ever sent.
+* ``touch`` is ``PEXPIREAT``: neither field is rewritten, a missing key is
+  not created, and the reply (0 or 1) says whether the session was there.
 * ``destroy`` is ``DEL``.
 
 Listing and clearing walk the prefix with ``SCAN`` (never ``KEYS``) and
@@ -31,11 +42,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
 import time
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import TypeAlias
 
+import attrs
 import redis
 import redis.asyncio
 import redis.asyncio.cluster
@@ -59,16 +72,62 @@ def _is_async_client(client: object) -> bool:
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MILLISECOND = timedelta(milliseconds=1)
+# A version field as this store writes it: a 64-bit integer in decimal digits.
+_INTEGER = re.compile(r"-?[0-9]{1,19}")
 
-# The value and the absolute expiry of one key, read atomically. Replies:
-# false (no such key), {type} (the key holds something other than a string),
-# or {value, expiry in Unix milliseconds, -1 when the key has none}.
+# The scripts name the two fields of a session's hash, 'record' and 'version'.
+
+# The record, its version and the key's absolute expiry, read atomically.
+# Replies: false (no such key), {type} (the key is not a hash), or
+# {record, version, expiry in Unix milliseconds (-1 when the key has none)},
+# where a missing field is nil.
 _READ_SCRIPT = """
 local kind = redis.call('TYPE', KEYS[1])['ok']
 if kind == 'none' then return false end
-if kind ~= 'string' then return {kind} end
-return {redis.call('GET', KEYS[1]), redis.call('PEXPIRETIME', KEYS[1])}
+if kind ~= 'hash' then return {kind} end
+local fields = redis.call('HMGET', KEYS[1], 'record', 'version')
+return {fields[1], fields[2], redis.call('PEXPIRETIME', KEYS[1])}
 """
+
+# Replaces the key whole, whatever it held. ARGV: record, version, expiry in
+# Unix milliseconds (always in the future).
+_SET_SCRIPT = """
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'record', ARGV[1], 'version', ARGV[2])
+redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+"""
+
+# The start of both conditional scripts: stop unless the key is a session
+# whose version field equals ARGV[1]. Replies 0 for a missing key or another
+# version, {type} for a key that is not a hash. Redis treats a key whose
+# expiry has passed as missing, so only a live session can match.
+_VERSION_GUARD = """
+local kind = redis.call('TYPE', KEYS[1])['ok']
+if kind == 'none' then return 0 end
+if kind ~= 'hash' then return {kind} end
+if redis.call('HGET', KEYS[1], 'version') ~= ARGV[1] then return 0 end
+"""
+
+# A conditional write. ARGV: expected version, record, new version, expiry in
+# Unix milliseconds (always in the future). Replies 1 when it wrote.
+_UPDATE_SCRIPT = (
+    _VERSION_GUARD
+    + """
+redis.call('HSET', KEYS[1], 'record', ARGV[2], 'version', ARGV[3])
+redis.call('PEXPIREAT', KEYS[1], ARGV[4])
+return 1
+"""
+)
+
+# A conditional write of a record that has already expired: the session is
+# deleted if its version is ARGV[1]. Replies 1 when it deleted.
+_DELETE_IF_VERSION_SCRIPT = (
+    _VERSION_GUARD
+    + """
+redis.call('DEL', KEYS[1])
+return 1
+"""
+)
 
 
 # -- what both stores share: keys, expiries, replies -------------------------------
@@ -107,6 +166,27 @@ def _not_a_record(prefix: str, session_id: str, why: str) -> StoreError:
     )
 
 
+def _not_a_type_error(prefix: str, session_id: str, kind: object) -> StoreError:
+    """The error for a key of another Redis type than a session's hash."""
+    text = _key_text(kind) if isinstance(kind, (bytes, str)) else repr(kind)
+    return _not_a_record(prefix, session_id, f"it is a Redis {text}")
+
+
+def _version_from_field(prefix: str, session_id: str, value: object) -> int:
+    """The ``version`` field's value as an int.
+
+    Raises:
+        StoreError: the field is missing or not an integer in decimal digits.
+    """
+    if value is None:
+        raise _not_a_record(prefix, session_id, "the hash has no version field")
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")  # any byte maps; only digits pass
+    if not isinstance(value, str) or not _INTEGER.fullmatch(value):
+        raise _not_a_record(prefix, session_id, "its version field is not an integer")
+    return int(value)
+
+
 def _record_from_reply(
     prefix: str, session_id: str, reply: object
 ) -> SessionRecord | None:
@@ -118,31 +198,72 @@ def _record_from_reply(
     """
     if reply is None or reply is False:
         return None
-    if not isinstance(reply, list) or len(reply) not in (1, 2):
+    if not isinstance(reply, list) or len(reply) not in (1, 3):
         raise _not_a_record(prefix, session_id, f"unexpected reply {reply!r}")
     if len(reply) == 1:
-        kind = _key_text(reply[0])
-        raise _not_a_record(prefix, session_id, f"it is a Redis {kind}")
-    value, expiry = reply
+        raise _not_a_type_error(prefix, session_id, reply[0])
+    value, version_field, expiry = reply
     if not isinstance(expiry, int) or expiry < 0:
         raise _not_a_record(prefix, session_id, "the key has no expiry")
     if expiry <= _now_milliseconds():
         return None
+    if value is None:
+        raise _not_a_record(prefix, session_id, "the hash has no record field")
+    version = _version_from_field(prefix, session_id, version_field)
     try:
         record = record_from_json(value)
     except ValueError as error:
         raise _not_a_record(prefix, session_id, str(error)) from error
 
-    # The record's own expires is the one set last; a touch since then moved
-    # only the key's expiry, which then wins.
-    if _milliseconds(record.expires) == expiry:
+    # The record's own expires is the one written last; a touch since then
+    # moved only the key's expiry, which then wins. The version field is the
+    # one conditional writes compare, so it wins too.
+    if _milliseconds(record.expires) == expiry and record.version == version:
         return record
-    return SessionRecord(
-        data=record.data,
-        expires=_EPOCH + expiry * _MILLISECOND,
-        max_age=record.max_age,
-        created=record.created,
-    )
+    return attrs.evolve(record, expires=_EPOCH + expiry * _MILLISECOND, version=version)
+
+
+def _written_from_reply(prefix: str, session_id: str, reply: object) -> bool:
+    """Turn a conditional script's reply into whether it wrote.
+
+    Raises:
+        StoreError: the key is not a session's hash.
+    """
+    if isinstance(reply, list) and len(reply) == 1:
+        raise _not_a_type_error(prefix, session_id, reply[0])
+    if reply not in (0, 1):
+        raise _not_a_record(prefix, session_id, f"unexpected reply {reply!r}")
+    return reply == 1
+
+
+def _set_arguments(key: str, record: SessionRecord) -> list[str] | None:
+    """The key and arguments of the set script for ``record``, or ``None``
+    when the record has already expired and the key is to be deleted.
+
+    Raises:
+        SerializationError: the record's data is not JSON-safe.
+    """
+    text = record_to_json(record)
+    expiry = _milliseconds(record.expires)
+    if expiry <= _now_milliseconds():
+        return None
+    return [key, text, str(record.version), str(expiry)]
+
+
+def _update_call(
+    key: str, record: SessionRecord, expected_version: int
+) -> tuple[str, list[str]]:
+    """The script and its key and arguments for a conditional write.
+
+    Raises:
+        SerializationError: the record's data is not JSON-safe.
+    """
+    expected = str(expected_version)
+    text = record_to_json(record)
+    expiry = _milliseconds(record.expires)
+    if expiry <= _now_milliseconds():
+        return _DELETE_IF_VERSION_SCRIPT, [key, expected]
+    return _UPDATE_SCRIPT, [key, expected, text, str(record.version), str(expiry)]
 
 
 @contextlib.contextmanager
@@ -248,35 +369,54 @@ class RedisStore:
         return _record_from_reply(self.prefix, session_id, reply)
 
     def set(self, session_id: str, record: SessionRecord) -> None:
-        """Store ``record`` until its ``expires``; an already expired record
-        deletes the session instead.
+        """Store ``record`` until its ``expires``, replacing whatever the key
+        held; an already expired record deletes the session instead.
 
         Raises:
             SerializationError: the record's data is not JSON-safe.
         """
-        text = record_to_json(record)
-        expiry = _milliseconds(record.expires)
+        key = self._key(session_id)
+        arguments = _set_arguments(key, record)
         with _store_errors("set()"):
-            if expiry <= _now_milliseconds():
-                self.client.delete(self._key(session_id))
+            if arguments is None:
+                self.client.delete(key)
             else:
-                self.client.set(self._key(session_id), text, pxat=expiry)
+                self.client.eval(_SET_SCRIPT, 1, *arguments)
+
+    def update(
+        self, session_id: str, record: SessionRecord, expected_version: int
+    ) -> bool:
+        """Replace the session only if its stored version is
+        ``expected_version``, in one script call; return whether it was
+        replaced. An already expired ``record`` deletes the matching session
+        instead.
+
+        Raises:
+            SerializationError: the record's data is not JSON-safe.
+        """
+        script, arguments = _update_call(
+            self._key(session_id), record, expected_version
+        )
+        with _store_errors("update()"):
+            reply = self.client.eval(script, 1, *arguments)
+        return _written_from_reply(self.prefix, session_id, reply)
 
     def destroy(self, session_id: str) -> None:
         """Delete the session; a missing one is not an error."""
         with _store_errors("destroy()"):
             self.client.delete(self._key(session_id))
 
-    def touch(self, session_id: str, expires: datetime) -> None:
+    def touch(self, session_id: str, expires: datetime) -> bool:
         """Move the session's expiry to ``expires`` without rewriting its
-        data; a missing session stays missing, and an expiry that has
-        already passed deletes the session."""
+        data or version; a missing session stays missing, and an expiry
+        that has already passed deletes the session. Return whether the
+        session was there."""
+        key = self._key(session_id)
         expiry = _milliseconds(expires)
         with _store_errors("touch()"):
             if expiry <= _now_milliseconds():
-                self.client.delete(self._key(session_id))
-            else:
-                self.client.pexpireat(self._key(session_id), expiry)
+                return bool(self.client.delete(key))
+            return bool(self.client.pexpireat(key, expiry))
 
     # -- enumeration --------------------------------------------------------------
 
@@ -360,27 +500,38 @@ class AsyncRedisStore:
 
     async def set(self, session_id: str, record: SessionRecord) -> None:
         """See :meth:`RedisStore.set`."""
-        text = record_to_json(record)
-        expiry = _milliseconds(record.expires)
+        key = self._key(session_id)
+        arguments = _set_arguments(key, record)
         with _store_errors("set()"):
-            if expiry <= _now_milliseconds():
-                await self.client.delete(self._key(session_id))
+            if arguments is None:
+                await self.client.delete(key)
             else:
-                await self.client.set(self._key(session_id), text, pxat=expiry)
+                await self.client.eval(_SET_SCRIPT, 1, *arguments)
+
+    async def update(
+        self, session_id: str, record: SessionRecord, expected_version: int
+    ) -> bool:
+        """See :meth:`RedisStore.update`."""
+        script, arguments = _update_call(
+            self._key(session_id), record, expected_version
+        )
+        with _store_errors("update()"):
+            reply = await self.client.eval(script, 1, *arguments)
+        return _written_from_reply(self.prefix, session_id, reply)
 
     async def destroy(self, session_id: str) -> None:
         """See :meth:`RedisStore.destroy`."""
         with _store_errors("destroy()"):
             await self.client.delete(self._key(session_id))
 
-    async def touch(self, session_id: str, expires: datetime) -> None:
+    async def touch(self, session_id: str, expires: datetime) -> bool:
         """See :meth:`RedisStore.touch`."""
+        key = self._key(session_id)
         expiry = _milliseconds(expires)
         with _store_errors("touch()"):
             if expiry <= _now_milliseconds():
-                await self.client.delete(self._key(session_id))
-            else:
-                await self.client.pexpireat(self._key(session_id), expiry)
+                return bool(await self.client.delete(key))
+            return bool(await self.client.pexpireat(key, expiry))
 
     # -- enumeration --------------------------------------------------------------
 

@@ -10,11 +10,18 @@ The table has one row per session::
     record   TEXT               the record as JSON (record_to_json)
     expires  INTEGER            when the row dies, in microseconds since the
                                 Unix epoch (UTC); indexed
+    version  INTEGER            the record's version, for conditional writes
+                                (0 for rows written before the column existed)
 
-The ``expires`` column is the one that counts. ``touch`` rewrites that number
-alone, never the record, so the ``expires`` inside the JSON is the one the
-record had when it was last set; every record this store returns carries the
-column's value instead.
+The ``expires`` and ``version`` columns are the ones that count. ``touch``
+rewrites the ``expires`` number alone, never the record, so the ``expires``
+inside the JSON is the one the record had when it was last written; every
+record this store returns carries the columns' values instead.
+
+A conditional write (``update``) is one ``UPDATE`` statement that names the
+version it expects in its ``WHERE`` clause, so the check and the write are
+one atomic step even between processes. A file made before the ``version``
+column existed gets it when a store first opens the file.
 
 Reads skip expired rows. Expired rows are deleted by the writes, through the
 index, at most once per ``purge_interval``, so no request ever scans the
@@ -141,11 +148,32 @@ class SQLiteStore:
             # WAL is a property of the file; a file system that cannot share
             # memory between processes keeps its rollback journal instead.
             connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute(self._statements.create_table)
-            connection.execute(self._statements.create_index)
+            self._prepare_table(connection)
             # A write that changes nothing: a file the process may read but
             # not write fails here, at start-up, not at the first login.
             connection.execute(self._statements.probe_write)
+
+    def _prepare_table(self, connection: sqlite3.Connection) -> None:
+        """Create the table and its index, or bring a table made by an
+        earlier release up to date by adding the ``version`` column.
+
+        It all runs in one write transaction, so two processes opening an
+        old file at the same moment cannot both add the column.
+        """
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            connection.execute(self._statements.create_table)
+            columns = {
+                row[1] for row in connection.execute(self._statements.table_info)
+            }
+            if "version" not in columns:
+                connection.execute(self._statements.add_version_column)
+            connection.execute(self._statements.create_index)
+        except BaseException:
+            if connection.in_transaction:  # some errors end it themselves
+                connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
 
     # -- connections and failures ---------------------------------------------
 
@@ -212,14 +240,14 @@ class SQLiteStore:
             self._next_purge = now + self.purge_interval
             return True
 
-    def _decode(self, text: str, expires: int) -> SessionRecord:
+    def _decode(self, text: str, expires: int, version: int) -> SessionRecord:
         try:
             record = record_from_json(text)
         except ValueError as error:
             raise StoreError(
                 f"the SQLite session store holds a record it cannot read: {error}"
             ) from error
-        return attrs.evolve(record, expires=_moment(expires))
+        return attrs.evolve(record, expires=_moment(expires), version=version)
 
     # -- the Store protocol ---------------------------------------------------
 
@@ -245,27 +273,63 @@ class SQLiteStore:
             if expires <= now:
                 connection.execute(self._statements.destroy, (session_id,))
                 return
-            connection.execute(self._statements.set, (session_id, text, expires))
+            connection.execute(
+                self._statements.set, (session_id, text, expires, record.version)
+            )
             if self._purge_due():
                 connection.execute(self._statements.purge, (now,))
+
+    def update(
+        self, session_id: str, record: SessionRecord, expected_version: int
+    ) -> bool:
+        """Replace the live record for ``session_id`` only if its version is
+        ``expected_version``, in one statement; return whether it was
+        replaced. An already expired ``record`` deletes the matching row
+        instead.
+
+        Raises:
+            SerializationError: the record's data is not JSON-safe.
+            StoreError: the database failed.
+        """
+        text = record_to_json(record)
+        expires = _micros(record.expires)
+        now = self._now()
+        with self._connection("save a session") as connection:
+            if expires <= now:
+                deleted = connection.execute(
+                    self._statements.destroy_version,
+                    (session_id, expected_version, now),
+                )
+                return deleted.rowcount > 0
+            written = connection.execute(
+                self._statements.update,
+                (text, expires, record.version, session_id, expected_version, now),
+            )
+            if self._purge_due():
+                connection.execute(self._statements.purge, (now,))
+            return written.rowcount > 0
 
     def destroy(self, session_id: str) -> None:
         """Delete the record for ``session_id`` if there is one."""
         with self._connection("delete a session") as connection:
             connection.execute(self._statements.destroy, (session_id,))
 
-    def touch(self, session_id: str, expires: datetime) -> None:
+    def touch(self, session_id: str, expires: datetime) -> bool:
         """Move the expiry of the live record for ``session_id``; an expiry
-        in the past deletes it. Only the ``expires`` column is written."""
+        in the past deletes it. Return whether there was a live record.
+        Only the ``expires`` column is written."""
         new_expires = _micros(expires)
         now = self._now()
         with self._connection("touch a session") as connection:
             if new_expires <= now:
-                connection.execute(self._statements.destroy, (session_id,))
+                changed = connection.execute(
+                    self._statements.destroy_live, (session_id, now)
+                )
             else:
-                connection.execute(
+                changed = connection.execute(
                     self._statements.touch, (new_expires, session_id, now)
                 )
+            return changed.rowcount > 0
 
     # -- enumeration ----------------------------------------------------------
 
@@ -281,8 +345,8 @@ class SQLiteStore:
             rows = connection.execute(self._statements.all, (self._now(),))
             found = rows.fetchall()
         return {
-            session_id: self._decode(text, expires)
-            for session_id, text, expires in found
+            session_id: self._decode(text, expires, version)
+            for session_id, text, expires, version in found
         }
 
     def length(self) -> int:
@@ -342,21 +406,39 @@ class _Statements:
             f"CREATE TABLE IF NOT EXISTS {name} ("
             "id TEXT PRIMARY KEY NOT NULL, "
             "record TEXT NOT NULL, "
-            "expires INTEGER NOT NULL)"
+            "expires INTEGER NOT NULL, "
+            "version INTEGER NOT NULL DEFAULT 0)"
+        )
+        self.table_info = f"PRAGMA table_info({name})"
+        # For a table made before conditional writes existed; its rows get
+        # version 0, which is also what their JSON reads as.
+        self.add_version_column = (
+            f"ALTER TABLE {name} ADD COLUMN version INTEGER NOT NULL DEFAULT 0"
         )
         self.create_index = (
             f'CREATE INDEX IF NOT EXISTS "{table}_expires" ON {name} (expires)'
         )
-        self.get = f"SELECT record, expires FROM {name} WHERE id = ? AND expires > ?"
+        self.get = (
+            f"SELECT record, expires, version FROM {name} WHERE id = ? AND expires > ?"
+        )
         self.set = (
-            f"INSERT OR REPLACE INTO {name} (id, record, expires) VALUES (?, ?, ?)"
+            f"INSERT OR REPLACE INTO {name} (id, record, expires, version) "
+            "VALUES (?, ?, ?, ?)"
+        )
+        self.update = (
+            f"UPDATE {name} SET record = ?, expires = ?, version = ? "
+            "WHERE id = ? AND version = ? AND expires > ?"
         )
         self.destroy = f"DELETE FROM {name} WHERE id = ?"
+        self.destroy_live = f"DELETE FROM {name} WHERE id = ? AND expires > ?"
+        self.destroy_version = (
+            f"DELETE FROM {name} WHERE id = ? AND version = ? AND expires > ?"
+        )
         self.probe_write = f"DELETE FROM {name} WHERE 0"
         self.touch = f"UPDATE {name} SET expires = ? WHERE id = ? AND expires > ?"
         self.purge = f"DELETE FROM {name} WHERE expires <= ?"
         self.ids = f"SELECT id FROM {name} WHERE expires > ?"
-        self.all = f"SELECT id, record, expires FROM {name} WHERE expires > ?"
+        self.all = f"SELECT id, record, expires, version FROM {name} WHERE expires > ?"
         self.length = f"SELECT count(*) FROM {name} WHERE expires > ?"
         self.clear = f"DELETE FROM {name}"
 
@@ -423,13 +505,21 @@ class AsyncSQLiteStore:
         """See :meth:`SQLiteStore.set`."""
         await self._call(self._store.set, session_id, record)
 
+    async def update(
+        self, session_id: str, record: SessionRecord, expected_version: int
+    ) -> bool:
+        """See :meth:`SQLiteStore.update`."""
+        return await self._call(
+            self._store.update, session_id, record, expected_version
+        )
+
     async def destroy(self, session_id: str) -> None:
         """See :meth:`SQLiteStore.destroy`."""
         await self._call(self._store.destroy, session_id)
 
-    async def touch(self, session_id: str, expires: datetime) -> None:
+    async def touch(self, session_id: str, expires: datetime) -> bool:
         """See :meth:`SQLiteStore.touch`."""
-        await self._call(self._store.touch, session_id, expires)
+        return await self._call(self._store.touch, session_id, expires)
 
     async def ids(self) -> list[str]:
         """See :meth:`SQLiteStore.ids`."""

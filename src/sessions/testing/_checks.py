@@ -4,7 +4,9 @@ Every check that both kinds of store share is written once, as a coroutine
 against :class:`~sessions.stores.base.AsyncStore`; a synchronous store runs
 them through :class:`AwaitedStore`, which calls it directly. Only the checks
 of concurrent use differ: threads for a synchronous store, tasks for an
-asynchronous one.
+asynchronous one. Among those, the counter checks are the ones that prove
+``update`` atomic: many writers each read a counter, add one and write it
+back conditionally, retrying when refused, and not one increment may be lost.
 
 Each check starts from a clean slate of its own, whatever earlier examples
 left behind: it writes under ids no other check uses, or destroys its ids
@@ -18,6 +20,7 @@ import inspect
 import secrets
 import string
 import threading
+import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
@@ -61,11 +64,16 @@ def make_record(
     expires_in: timedelta = timedelta(hours=1),
     max_age: int | None = 3600,
     age: timedelta = timedelta(minutes=5),
+    version: int = 0,
 ) -> SessionRecord:
     """A record expiring ``expires_in`` from now, created ``age`` ago."""
     now = now_to_the_millisecond()
     return SessionRecord(
-        data=data, expires=now + expires_in, max_age=max_age, created=now - age
+        data=data,
+        expires=now + expires_in,
+        max_age=max_age,
+        created=now - age,
+        version=version,
     )
 
 
@@ -78,10 +86,15 @@ class RecordPlan:
     expires_in: timedelta
     max_age: int | None
     age: timedelta
+    version: int = 0
 
     def record(self) -> SessionRecord:
         return make_record(
-            self.data, expires_in=self.expires_in, max_age=self.max_age, age=self.age
+            self.data,
+            expires_in=self.expires_in,
+            max_age=self.max_age,
+            age=self.age,
+            version=self.version,
         )
 
 
@@ -107,6 +120,9 @@ _json_values = st.recursive(
 json_data = st.dictionaries(st.text(max_size=10), _json_values, max_size=8)
 """Session data: every JSON type, nested, with any text (empty included)."""
 
+versions = st.integers(min_value=0, max_value=2**62)
+"""Record versions: a store must keep any of them, and one more."""
+
 record_plans = st.builds(
     RecordPlan,
     data=json_data,
@@ -117,6 +133,7 @@ record_plans = st.builds(
     age=st.integers(min_value=0, max_value=5 * 366 * 86_400_000).map(
         lambda ms: ms * MILLISECOND
     ),
+    version=versions,
 )
 
 session_ids = st.text(alphabet=TOKEN_CHARACTERS, min_size=1, max_size=256)
@@ -168,7 +185,7 @@ def assert_same_moment(got: datetime, want: datetime, field: str) -> None:
 def assert_same_record(got: SessionRecord | None, want: SessionRecord) -> None:
     """``got`` is ``want``: the same data (types included: 1, 1.0 and True
     differ, and so do 0.0 and -0.0), the same moments to the millisecond,
-    the same max-age."""
+    the same max-age and version."""
     assert got is not None, "the store lost a record it should hold"
     assert isinstance(got, SessionRecord), f"get returned a {type(got).__name__}"
     assert type(got.data) is dict, f"the data came back as a {type(got.data)}"
@@ -179,6 +196,10 @@ def assert_same_record(got: SessionRecord | None, want: SessionRecord) -> None:
     assert_same_moment(got.created, want.created, "created")
     assert got.max_age == want.max_age, f"max_age is {got.max_age}, not {want.max_age}"
     assert type(got.max_age) is type(want.max_age), "max_age changed type"
+    assert type(got.version) is int, f"version came back as a {type(got.version)}"
+    assert got.version == want.version, (
+        f"version is {got.version}, the store holds {want.version}"
+    )
 
 
 def whole_records(count: int) -> list[SessionRecord]:
@@ -232,11 +253,16 @@ class AwaitedStore:
     async def set(self, session_id: str, record: SessionRecord) -> None:
         self.store.set(session_id, record)
 
+    async def update(
+        self, session_id: str, record: SessionRecord, expected_version: int
+    ) -> bool:
+        return self.store.update(session_id, record, expected_version)
+
     async def destroy(self, session_id: str) -> None:
         self.store.destroy(session_id)
 
-    async def touch(self, session_id: str, expires: datetime) -> None:
-        self.store.touch(session_id, expires)
+    async def touch(self, session_id: str, expires: datetime) -> bool:
+        return self.store.touch(session_id, expires)
 
     async def ids(self) -> list[str]:
         return self._listing().ids()
@@ -325,12 +351,13 @@ async def varied_ids(store: AsyncStore, enumerable: bool) -> None:
 
 async def set_replaces(store: AsyncStore) -> None:
     session_id = new_id()
-    first = make_record({"a": 1, "shared": "first"}, max_age=60)
-    second = make_record(
+    first = make_record({"a": 1, "shared": "first"}, max_age=60, version=4)
+    second = make_record(  # set is unconditional: even a lower version lands
         {"b": 2, "shared": "second"},
         expires_in=timedelta(hours=2),
         max_age=None,
         age=timedelta(days=1),
+        version=2,
     )
 
     await store.set(session_id, first)
@@ -380,17 +407,20 @@ async def destroy_unknown(store: AsyncStore) -> None:
 
 async def touch_keeps_stored_data(store: AsyncStore) -> None:
     session_id = new_id()
-    first = make_record({"version": "A"}, max_age=60)
-    second = make_record({"version": "B"}, max_age=None, age=timedelta(hours=3))
+    first = make_record({"label": "A"}, max_age=60, version=3)
+    second = make_record(
+        {"label": "B"}, max_age=None, age=timedelta(hours=3), version=7
+    )
     later = now_to_the_millisecond() + timedelta(hours=5)
     sooner = now_to_the_millisecond() + timedelta(minutes=10)
 
     await store.set(session_id, first)
     await store.set(session_id, second)
-    await store.touch(session_id, later)
+    touched = await store.touch(session_id, later)
 
+    assert touched is True, f"touch of a live record returned {touched!r}"
     assert_same_record(await store.get(session_id), attrs.evolve(second, expires=later))
-    await store.touch(session_id, sooner)
+    assert await store.touch(session_id, sooner) is True
     assert_same_record(
         await store.get(session_id), attrs.evolve(second, expires=sooner)
     )
@@ -404,7 +434,9 @@ async def touch_unknown(store: AsyncStore, enumerable: bool) -> None:
     await store.destroy(destroyed)
 
     for session_id in (never, destroyed):
-        await store.touch(session_id, now_to_the_millisecond() + timedelta(hours=1))
+        later = now_to_the_millisecond() + timedelta(hours=1)
+        touched = await store.touch(session_id, later)
+        assert touched is False, f"touch of a missing record returned {touched!r}"
 
     assert await store.get(never) is None, "touch created a record"
     assert await store.get(destroyed) is None, "touch brought a record back"
@@ -415,10 +447,82 @@ async def touch_unknown(store: AsyncStore, enumerable: bool) -> None:
 async def touch_into_the_past(store: AsyncStore) -> None:
     session_id = new_id()
     await store.set(session_id, make_record({"ended": "soon"}))
+    past = now_to_the_millisecond() - timedelta(seconds=1)
 
-    await store.touch(session_id, now_to_the_millisecond() - timedelta(seconds=1))
+    touched = await store.touch(session_id, past)
 
+    assert touched is True, f"touch of a live record returned {touched!r}"
     assert await store.get(session_id) is None
+    touched = await store.touch(session_id, past)
+    assert touched is False, f"touch of a deleted record returned {touched!r}"
+
+
+async def update_writes_on_a_match(
+    store: AsyncStore, first: RecordPlan, second: RecordPlan
+) -> None:
+    session_id = new_id()
+    stored = first.record()
+    replacement = attrs.evolve(second.record(), version=stored.version + 1)
+    await store.set(session_id, stored)
+
+    written = await store.update(session_id, replacement, stored.version)
+
+    assert written is True, f"update with the stored version returned {written!r}"
+    assert_same_record(await store.get(session_id), replacement)
+    again = await store.update(session_id, stored, stored.version)
+    assert again is False, "update wrote over a version it did not expect"
+    assert_same_record(await store.get(session_id), replacement)
+
+
+async def update_refuses_another_version(
+    store: AsyncStore, stored_version: int, expected_version: int
+) -> None:
+    session_id = new_id()
+    stored = make_record({"kept": True}, version=stored_version)
+    refused = make_record(
+        {"lost": True}, expires_in=timedelta(hours=2), version=expected_version + 1
+    )
+    await store.set(session_id, stored)
+
+    written = await store.update(session_id, refused, expected_version)
+
+    assert written is False, "update wrote over a version it did not expect"
+    assert_same_record(await store.get(session_id), stored)
+
+
+async def update_unknown(store: AsyncStore, enumerable: bool) -> None:
+    if enumerable:
+        await listing(store).clear()
+    never, destroyed = new_id("never"), new_id("destroyed")
+    await store.set(destroyed, make_record({"soon": "gone"}, version=1))
+    await store.destroy(destroyed)
+
+    for session_id in (never, destroyed):
+        for expected in (0, 1):
+            record = make_record({"revived": True}, version=expected + 1)
+            written = await store.update(session_id, record, expected)
+            assert written is False, f"update of a missing record returned {written!r}"
+
+    assert await store.get(never) is None, "update created a record"
+    assert await store.get(destroyed) is None, "update brought a record back"
+    if enumerable:
+        await assert_lists(store, {})
+
+
+async def expired_update(store: AsyncStore) -> None:
+    ended, kept = new_id("ended"), new_id("kept")
+    stored = make_record({"live": True}, version=4)
+    expired = make_record({"late": True}, expires_in=-timedelta(seconds=1), version=5)
+    await store.set(ended, stored)
+    await store.set(kept, stored)
+
+    written = await store.update(ended, expired, 4)
+    refused = await store.update(kept, expired, 3)
+
+    assert written is True, f"an expired update of a match returned {written!r}"
+    assert await store.get(ended) is None, "an expired update left the record"
+    assert refused is False, "an expired update of another version counted"
+    assert_same_record(await store.get(kept), stored)
 
 
 EXPIRY_WAIT_MARGIN = timedelta(milliseconds=500)
@@ -451,10 +555,19 @@ async def forgets_expired(store: AsyncStore, enumerable: bool) -> None:
     survivors = {touched: attrs.evolve(short, expires=later), reset: long}
     if enumerable:  # before any get, which might drop what it finds expired
         await assert_lists(store, survivors)
+    # A record that expired is gone for the conditional writes too, even
+    # with the version it was written with.
+    revived = attrs.evolve(long, version=short.version + 1)
+    assert not await store.update(expiring, revived, short.version), (
+        "update wrote over an expired record"
+    )
+    assert not await store.touch(shortened, later), "touch found an expired record"
     assert await store.get(expiring) is None, "a record outlived its expiry"
     assert await store.get(shortened) is None, "touch did not bring the expiry in"
     for session_id, record in survivors.items():
         assert_same_record(await store.get(session_id), record)
+    if enumerable:
+        await assert_lists(store, survivors)
 
 
 async def data_not_shared(store: AsyncStore) -> None:
@@ -486,6 +599,8 @@ async def non_json_refused(store: AsyncStore) -> None:
         await store.set(session_id, make_record({"kept": (1, 2)}))
     with pytest.raises(SerializationError):
         await store.set(session_id, make_record({"when": datetime.now(timezone.utc)}))
+    with pytest.raises(SerializationError):
+        await store.update(session_id, make_record({"kept": {1, 2}}, version=1), 0)
 
     assert_same_record(await store.get(session_id), good)
 
@@ -508,8 +623,11 @@ async def large_record(store: AsyncStore) -> None:
     await store.set(session_id, record)
     assert_same_record(await store.get(session_id), record)
     await store.touch(session_id, later)
-
     assert_same_record(await store.get(session_id), attrs.evolve(record, expires=later))
+
+    replacement = make_record({**large_data(), "updated": True}, version=1)
+    assert await store.update(session_id, replacement, 0) is True
+    assert_same_record(await store.get(session_id), replacement)
 
 
 async def lists_live_sessions(store: AsyncStore, ids: list[str]) -> None:
@@ -646,3 +764,99 @@ def threads_overwriting_one_id(store: Store) -> None:
     for record in seen:
         assert_one_of(record, candidates)
     assert_one_of(store.get(session_id), candidates)
+
+
+# -- many writers, one counter: the proof that update is atomic ----------------
+
+INCREMENTS_EACH = 10
+ATTEMPTS_PER_INCREMENT = 1000
+"""How often one writer may be refused in a row before the check gives up:
+far more than fair contention between :data:`WRITERS` writers ever needs."""
+
+
+def counter_record() -> SessionRecord:
+    """The record the counting writers share, at count 0 and version 1."""
+    return make_record({"count": 0}, version=1)
+
+
+def read_counter(current: SessionRecord | None) -> SessionRecord:
+    assert current is not None, "the store lost the counter record"
+    return current
+
+
+def incremented(current: SessionRecord) -> SessionRecord:
+    """What a writer that read ``current`` writes back: the count plus one,
+    under the next version."""
+    count = current.data["count"]
+    assert isinstance(count, int), f"the count came back as {count!r}"
+    return attrs.evolve(current, data={"count": count + 1}, version=current.version + 1)
+
+
+def gave_up() -> AssertionError:
+    return AssertionError(
+        f"update() refused {ATTEMPTS_PER_INCREMENT} fresh reads in a row: it "
+        "does not write when the version matches"
+    )
+
+
+def assert_counted(final: SessionRecord | None, start: SessionRecord) -> None:
+    """Every increment of every writer is in the final record."""
+    total = WRITERS * INCREMENTS_EACH
+    assert final is not None, "the store lost the counter record"
+    count = final.data["count"]
+    assert count == total, (
+        f"{total - count} of {total} increments were lost: update() wrote over "
+        "a version that another writer had already replaced, so its check and "
+        "its write are not one atomic step"
+    )
+    assert final.version == start.version + total, (
+        f"the version is {final.version} after {total} updates from {start.version}"
+    )
+
+
+async def tasks_incrementing_one_counter(store: AsyncStore) -> None:
+    session_id = new_id("counter")
+    start = counter_record()
+    await store.set(session_id, start)
+
+    async def increment() -> None:
+        for _ in range(ATTEMPTS_PER_INCREMENT):
+            current = read_counter(await store.get(session_id))
+            await asyncio.sleep(0)  # other writers run between read and write
+            if await store.update(session_id, incremented(current), current.version):
+                return
+        raise gave_up()
+
+    async def writer() -> None:
+        for _ in range(INCREMENTS_EACH):
+            await increment()
+
+    await asyncio.gather(*(writer() for _ in range(WRITERS)))
+
+    assert_counted(await store.get(session_id), start)
+
+
+def threads_incrementing_one_counter(store: Store) -> None:
+    session_id = new_id("counter")
+    start = counter_record()
+    store.set(session_id, start)
+    barrier = threading.Barrier(WRITERS)
+
+    def increment() -> None:
+        for _ in range(ATTEMPTS_PER_INCREMENT):
+            current = read_counter(store.get(session_id))
+            time.sleep(0)  # other writers run between read and write
+            if store.update(session_id, incremented(current), current.version):
+                return
+        raise gave_up()
+
+    def writer() -> None:
+        barrier.wait(timeout=30)
+        for _ in range(INCREMENTS_EACH):
+            increment()
+
+    with ThreadPoolExecutor(max_workers=WRITERS) as pool:
+        for done in [pool.submit(writer) for _ in range(WRITERS)]:
+            done.result()
+
+    assert_counted(store.get(session_id), start)

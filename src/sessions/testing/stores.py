@@ -16,11 +16,14 @@ contract then runs as a test of that class::
             store.close()
 
 The checks cover the round trip of every JSON type and of the record's
-moments and max-age, replacement, deletion, ``touch``, expiry enforced by
-the store itself (the one check that waits, about 1.5 seconds of real
-time), listing, and concurrent writers. Set ``enumerable = False`` on the
-class for a store without ``ids``/``all``/``length``/``clear``; the listing
-checks then skip.
+moments, max-age and version, replacement, deletion, ``touch`` and what it
+returns, the conditional ``update`` (it writes only over the version it
+names, and never creates a record), expiry enforced by the store itself
+(the one check that waits, about 1.5 seconds of real time), listing, and
+concurrent writers, among them writers that each add one to a shared
+counter through ``update`` and must not lose a single increment. Set
+``enumerable = False`` on the class for a store without
+``ids``/``all``/``length``/``clear``; the listing checks then skip.
 
 The fixture must give a store that is empty when the test starts. Checks
 that use hypothesis run many examples against that one store; each example
@@ -57,7 +60,7 @@ from hypothesis import strategies as st
 
 from sessions.stores.base import AsyncStore, Store, is_async_store
 from sessions.testing import _checks as checks
-from sessions.testing._checks import EDGE_DATA, RecordPlan
+from sessions.testing._checks import EDGE_DATA, RecordPlan, versions
 
 __all__ = ["AsyncStoreConformance", "AsyncStoreFactory", "StoreConformance"]
 
@@ -82,7 +85,7 @@ _examples = settings(
     ],
 )
 _LISTING = ("ids", "all", "length", "clear")
-_PROTOCOL = ("get", "set", "destroy", "touch")
+_PROTOCOL = ("get", "set", "update", "destroy", "touch")
 
 
 class _StoreContract:
@@ -152,6 +155,31 @@ class _StoreContract:
     def test_touch_into_the_past_removes_the_record(self, store: object) -> None:
         self._run(store, checks.touch_into_the_past)
 
+    @given(first=checks.record_plans, second=checks.record_plans)
+    @_examples
+    def test_update_writes_when_the_stored_version_is_the_expected_one(
+        self, store: object, first: RecordPlan, second: RecordPlan
+    ) -> None:
+        self._run(store, checks.update_writes_on_a_match, first, second)
+
+    @given(stored=versions, expected=versions)
+    @example(stored=1, expected=0)
+    @example(stored=1, expected=2)
+    @_examples
+    def test_update_over_another_version_changes_nothing(
+        self, store: object, stored: int, expected: int
+    ) -> None:
+        assume(stored != expected)
+        self._run(store, checks.update_refuses_another_version, stored, expected)
+
+    def test_update_of_an_unknown_id_creates_nothing(self, store: object) -> None:
+        self._run(store, checks.update_unknown, self.enumerable)
+
+    def test_update_with_an_expired_record_deletes_the_matching_one(
+        self, store: object
+    ) -> None:
+        self._run(store, checks.expired_update)
+
     def test_the_store_forgets_expired_records_by_itself(self, store: object) -> None:
         self._run(store, checks.forgets_expired, self.enumerable)
 
@@ -220,6 +248,11 @@ class StoreConformance(_StoreContract):
     ) -> None:
         checks.threads_overwriting_one_id(_synchronous(store))
 
+    def test_threads_counting_through_update_lose_no_increment(
+        self, store: object
+    ) -> None:
+        checks.threads_incrementing_one_counter(_synchronous(store))
+
 
 @asynccontextmanager
 async def _opened(provided: object) -> AsyncIterator[AsyncStore]:
@@ -286,3 +319,8 @@ class AsyncStoreConformance(_StoreContract):
         self, store: object
     ) -> None:
         self._run(store, checks.tasks_overwriting_one_id)
+
+    def test_tasks_counting_through_update_lose_no_increment(
+        self, store: object
+    ) -> None:
+        self._run(store, checks.tasks_incrementing_one_counter)

@@ -3,8 +3,9 @@
 * :class:`BlockingStore` drives an :class:`AsyncRedisStore` from plain test
   code, on an event loop of its own, so one test body covers both stores.
 * :func:`watch_commands` records, through ``MONITOR``, what the Redis server
-  really executed on the test's keys: the proof that ``touch`` writes no
-  data and that listing uses ``SCAN``, whatever the client library does.
+  really executed on the test's keys: the proof that every session
+  operation is one round trip, that ``touch`` writes no data and that
+  listing uses ``SCAN``, whatever the client library does.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def async_client(address: RedisAddress, **options: Any) -> redis.asyncio.Redis:
 
 
 def a_record(
-    *, expires_in: float = 60.0, data: dict[str, Any] | None = None
+    *, expires_in: float = 60.0, data: dict[str, Any] | None = None, version: int = 0
 ) -> SessionRecord:
     """A record created now that expires ``expires_in`` seconds from now."""
     now = datetime.now(timezone.utc)
@@ -76,6 +77,7 @@ def a_record(
         expires=now + timedelta(seconds=expires_in),
         max_age=int(expires_in) if expires_in > 0 else 1,
         created=now,
+        version=version,
     )
 
 
@@ -105,11 +107,16 @@ class BlockingStore:
     def set(self, session_id: str, record: SessionRecord) -> None:
         self._run(self.store.set(session_id, record))
 
+    def update(
+        self, session_id: str, record: SessionRecord, expected_version: int
+    ) -> bool:
+        return self._run(self.store.update(session_id, record, expected_version))
+
     def destroy(self, session_id: str) -> None:
         self._run(self.store.destroy(session_id))
 
-    def touch(self, session_id: str, expires: datetime) -> None:
-        self._run(self.store.touch(session_id, expires))
+    def touch(self, session_id: str, expires: datetime) -> bool:
+        return self._run(self.store.touch(session_id, expires))
 
     def ids(self) -> list[str]:
         return self._run(self.store.ids())

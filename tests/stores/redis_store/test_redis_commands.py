@@ -28,6 +28,7 @@ from tests.stores.redis_store.servers import HOST, RedisAddress, free_port
 from tests.stores.redis_store.support import (
     AnyStore,
     BlockingStore,
+    Executed,
     a_record,
     async_client,
     sync_client,
@@ -59,6 +60,19 @@ def test_the_key_expires_when_the_record_does(
     assert abs(redis_client.pexpiretime(key) - milliseconds(record.expires)) <= 1
 
 
+def test_update_moves_the_key_expiry(
+    any_store: AnyStore, redis_client: redis.Redis
+) -> None:
+    session_id = new_id()
+    key = any_store.prefix + session_id
+    any_store.set(session_id, a_record(expires_in=60, version=1))
+    record = a_record(expires_in=4321, version=2)
+
+    assert any_store.update(session_id, record, 1)
+
+    assert abs(redis_client.pexpiretime(key) - milliseconds(record.expires)) <= 1
+
+
 def test_touch_moves_the_key_expiry(
     any_store: AnyStore, redis_client: redis.Redis
 ) -> None:
@@ -77,15 +91,34 @@ def test_touch_moves_the_key_expiry(
 # -- the commands executed ---------------------------------------------------------
 
 
-def test_set_is_one_set_with_an_absolute_expiry(
-    any_store: AnyStore, redis_address: RedisAddress
-) -> None:
-    record = a_record(expires_in=600)
-    with watch_commands(redis_address, any_store.prefix) as executed:
-        any_store.set(new_id(), record)
+def sent(executed: list[Executed]) -> list[str]:
+    """The names of the commands the client sent, each one round trip."""
+    return [command.name for command in executed if not command.from_script]
 
-    assert [command.name for command in executed] == ["SET"]
-    assert executed[0].text.endswith(f" PXAT {milliseconds(record.expires)}")
+
+def run_by_scripts(executed: list[Executed]) -> list[str]:
+    """The names of the commands the scripts ran, in order."""
+    return [command.name for command in executed if command.from_script]
+
+
+def test_set_is_one_script_that_replaces_the_key_with_its_expiry(
+    any_store: AnyStore, redis_address: RedisAddress, redis_client: redis.Redis
+) -> None:
+    session_id = new_id()
+    key = any_store.prefix + session_id
+    record = a_record(expires_in=600, version=3)
+    with watch_commands(redis_address, any_store.prefix) as executed:
+        any_store.set(session_id, record)
+
+    assert sent(executed) == ["EVAL"]
+    assert run_by_scripts(executed) == ["DEL", "HSET", "PEXPIREAT"]
+    scripted = [command.text for command in executed if command.from_script]
+    assert scripted[0] == f"DEL {key}"
+    assert scripted[1].startswith(f"HSET {key} record ")
+    assert scripted[1].endswith(" version 3")
+    assert scripted[2] == f"PEXPIREAT {key} {milliseconds(record.expires)}"
+    assert redis_client.type(key) == b"hash"
+    assert redis_client.hkeys(key) == [b"record", b"version"]
 
 
 def test_get_is_one_script_call(
@@ -96,8 +129,42 @@ def test_get_is_one_script_call(
     with watch_commands(redis_address, any_store.prefix) as executed:
         any_store.get(session_id)
 
-    sent = [command.name for command in executed if not command.from_script]
-    assert sent == ["EVAL"]
+    assert sent(executed) == ["EVAL"]
+    assert run_by_scripts(executed) == ["TYPE", "HMGET", "PEXPIRETIME"]
+
+
+def test_update_is_one_script_that_compares_the_version_and_then_writes(
+    any_store: AnyStore, redis_address: RedisAddress, redis_client: redis.Redis
+) -> None:
+    session_id = new_id()
+    key = any_store.prefix + session_id
+    any_store.set(session_id, a_record(version=1))
+    record = a_record(expires_in=900, data={"n": 2}, version=2)
+
+    with watch_commands(redis_address, any_store.prefix) as executed:
+        assert any_store.update(session_id, record, 1)
+        assert not any_store.update(session_id, record, 1)  # now stale
+
+    assert sent(executed) == ["EVAL", "EVAL"]
+    assert run_by_scripts(executed) == [
+        *("TYPE", "HGET", "HSET", "PEXPIREAT"),
+        *("TYPE", "HGET"),
+    ]
+    expiry = [command.text for command in executed if command.name == "PEXPIREAT"]
+    assert expiry == [f"PEXPIREAT {key} {milliseconds(record.expires)}"]
+    assert redis_client.hget(key, "version") == b"2"
+
+
+def test_update_of_a_missing_session_writes_nothing(
+    any_store: AnyStore, redis_address: RedisAddress, redis_client: redis.Redis
+) -> None:
+    session_id = new_id()
+    with watch_commands(redis_address, any_store.prefix) as executed:
+        assert not any_store.update(session_id, a_record(version=1), 0)
+
+    assert sent(executed) == ["EVAL"]
+    assert run_by_scripts(executed) == ["TYPE"]
+    assert redis_client.exists(any_store.prefix + session_id) == 0
 
 
 def test_touch_writes_no_data(
@@ -105,17 +172,17 @@ def test_touch_writes_no_data(
 ) -> None:
     session_id = new_id()
     key = any_store.prefix + session_id
-    any_store.set(session_id, a_record())
-    stored = redis_client.get(key)
+    any_store.set(session_id, a_record(version=5))
+    stored = redis_client.hgetall(key)
     later = datetime.now(timezone.utc) + timedelta(minutes=30)
 
     with watch_commands(redis_address, any_store.prefix) as executed:
-        any_store.touch(session_id, later)
+        assert any_store.touch(session_id, later)
 
     assert [command.text for command in executed] == [
         f"PEXPIREAT {key} {milliseconds(later)}"
     ]
-    assert redis_client.get(key) == stored
+    assert redis_client.hgetall(key) == stored
 
 
 def test_an_expired_record_deletes_the_key_and_sends_no_expiry(
@@ -123,13 +190,18 @@ def test_an_expired_record_deletes_the_key_and_sends_no_expiry(
 ) -> None:
     session_id = new_id()
     key = any_store.prefix + session_id
-    any_store.set(session_id, a_record())
+    any_store.set(session_id, a_record(version=1))
+    past = datetime.now(timezone.utc) - timedelta(seconds=5)
 
     with watch_commands(redis_address, any_store.prefix) as executed:
+        assert any_store.update(session_id, a_record(expires_in=-30, version=2), 1)
         any_store.set(session_id, a_record(expires_in=-30))
-        any_store.touch(session_id, datetime.now(timezone.utc) - timedelta(seconds=5))
+        assert not any_store.touch(session_id, past)
 
-    assert [command.text for command in executed] == [f"DEL {key}", f"DEL {key}"]
+    assert sent(executed) == ["EVAL", "DEL", "DEL"]
+    assert run_by_scripts(executed) == ["TYPE", "HGET", "DEL"]
+    deletes = [command.text for command in executed if command.name == "DEL"]
+    assert deletes == [f"DEL {key}"] * 3
     assert redis_client.exists(key) == 0
 
 
@@ -148,7 +220,7 @@ def test_listing_and_clearing_scan_and_never_use_keys(
 
     names = {command.name for command in executed}
     assert "KEYS" not in names
-    assert names == {"SCAN", "EVAL", "TYPE", "GET", "PEXPIRETIME", "DEL"}
+    assert names == {"SCAN", "EVAL", "TYPE", "HMGET", "PEXPIRETIME", "DEL"}
     scans = [command.text for command in executed if command.name == "SCAN"]
     assert all(f"MATCH {any_store.prefix}* COUNT 10" in scan for scan in scans)
     assert len(scans) > 4, "every listing walks the keyspace with a cursor"
@@ -163,6 +235,7 @@ Operation = Callable[[AnyStore], object]
 OPERATIONS: dict[str, Operation] = {
     "get": lambda store: store.get("some-id"),
     "set": lambda store: store.set("some-id", a_record()),
+    "update": lambda store: store.update("some-id", a_record(version=2), 1),
     "destroy": lambda store: store.destroy("some-id"),
     "touch": lambda store: store.touch(
         "some-id", datetime.now(timezone.utc) + timedelta(minutes=1)
@@ -323,6 +396,7 @@ def test_the_async_store_never_closes_the_client_it_was_given(
         try:
             store = AsyncRedisStore(client, prefix=redis_prefix)
             await store.set("kept", a_record())
+            await store.update("kept", a_record(version=1), 0)
             await store.get("kept")
             await store.touch("kept", datetime.now(timezone.utc) + timedelta(hours=1))
             await store.ids()

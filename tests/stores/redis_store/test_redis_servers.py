@@ -123,13 +123,16 @@ def test_the_store_works_on_a_cluster_client(cluster: RedisAddress) -> None:
         for session_id, record in records.items():
             store.set(session_id, record)
         later = datetime.now(timezone.utc) + timedelta(hours=2)
-        store.touch("id-0", later)
+        assert store.touch("id-0", later)
+        updated = a_record(data={"n": 2, "updated": True}, version=1)
+        assert store.update("id-2", updated, 0)
+        assert not store.update("id-2", updated, 0)
 
         touched = store.get("id-0")
         assert touched is not None
         assert abs(touched.expires - later) < timedelta(milliseconds=1)
         assert sorted(store.ids()) == sorted(records)
-        assert store.all() == {**records, "id-0": touched}
+        assert store.all() == {**records, "id-0": touched, "id-2": updated}
         store.destroy("id-1")
         assert store.length() == 6
         store.clear()
@@ -149,7 +152,10 @@ def test_the_async_store_works_on_a_cluster_client(cluster: RedisAddress) -> Non
             for session_id, record in records.items():
                 await store.set(session_id, record)
             assert await store.get("id-3") == records["id-3"]
-            assert await store.all() == records
+            updated = a_record(data={"n": 3, "updated": True}, version=1)
+            assert await store.update("id-3", updated, 0)
+            assert not await store.update("id-3", updated, 0)
+            assert await store.all() == {**records, "id-3": updated}
             await store.clear()
             assert await store.ids() == []
         finally:

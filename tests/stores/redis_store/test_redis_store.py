@@ -144,8 +144,51 @@ def test_touch_does_not_create_a_missing_session(
 def test_touch_into_the_past_deletes_the_session(any_store: AnyStore) -> None:
     session_id = new_id()
     any_store.set(session_id, a_record())
-    any_store.touch(session_id, datetime.now(timezone.utc) - timedelta(seconds=1))
+    past = datetime.now(timezone.utc) - timedelta(seconds=1)
+    assert any_store.touch(session_id, past)
     assert any_store.get(session_id) is None
+    assert not any_store.touch(session_id, past)
+
+
+# -- conditional writes -----------------------------------------------------------
+
+
+def test_update_writes_only_over_the_expected_version(any_store: AnyStore) -> None:
+    session_id = new_id()
+    first = a_record(data={"n": 1}, version=1)
+    second = a_record(data={"n": 2}, expires_in=300, version=2)
+    any_store.set(session_id, first)
+
+    assert not any_store.update(session_id, second, 0)
+    assert any_store.get(session_id) == first
+    assert any_store.update(session_id, second, 1)
+    assert any_store.get(session_id) == second
+    assert not any_store.update(session_id, first, 1)
+    assert any_store.get(session_id) == second
+
+
+def test_update_never_creates_a_session(
+    any_store: AnyStore, redis_client: redis.Redis
+) -> None:
+    session_id = new_id()
+    assert not any_store.update(session_id, a_record(version=1), 0)
+    assert redis_client.exists(any_store.prefix + session_id) == 0
+
+
+def test_the_version_field_is_the_one_that_counts(
+    any_store: AnyStore, redis_client: redis.Redis
+) -> None:
+    session_id = new_id()
+    key = any_store.prefix + session_id
+    any_store.set(session_id, a_record(version=1))
+    # Another writer moved the field on; the JSON inside still says 1.
+    redis_client.hset(key, "version", "2")
+
+    loaded = any_store.get(session_id)
+    assert loaded is not None
+    assert loaded.version == 2
+    assert not any_store.update(session_id, a_record(version=2), 1)
+    assert any_store.update(session_id, a_record(version=3), 2)
 
 
 # -- enumeration -----------------------------------------------------------------
@@ -212,7 +255,9 @@ def test_a_foreign_value_is_a_store_error_not_a_miss(
     any_store: AnyStore, redis_client: redis.Redis, value: str, reason: str
 ) -> None:
     session_id = new_id()
-    redis_client.set(any_store.prefix + session_id, value, px=60_000)
+    key = any_store.prefix + session_id
+    redis_client.hset(key, mapping={"record": value, "version": "1"})
+    redis_client.pexpire(key, 60_000)
     for read in (lambda: any_store.get(session_id), any_store.all):
         with pytest.raises(StoreError, match="not hold a session record") as caught:
             read()
@@ -221,20 +266,59 @@ def test_a_foreign_value_is_a_store_error_not_a_miss(
         assert isinstance(caught.value.__cause__, ValueError)
 
 
-def test_a_key_of_another_type_is_a_store_error(
-    any_store: AnyStore, redis_client: redis.Redis
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"version": "1"}, "has no record field"),
+        ({"record": record_to_json(a_record())}, "has no version field"),
+        ({"record": record_to_json(a_record()), "version": "one"}, "not an integer"),
+        ({"record": record_to_json(a_record()), "version": "1.5"}, "not an integer"),
+    ],
+)
+def test_a_hash_without_both_fields_is_a_store_error(
+    any_store: AnyStore,
+    redis_client: redis.Redis,
+    fields: dict[str, str],
+    reason: str,
 ) -> None:
     session_id = new_id()
-    redis_client.rpush(any_store.prefix + session_id, "x")
-    with pytest.raises(StoreError, match="it is a Redis list"):
+    key = any_store.prefix + session_id
+    for field, value in fields.items():
+        redis_client.hset(key, field, value)
+    redis_client.pexpire(key, 60_000)
+    with pytest.raises(StoreError, match=reason):
         any_store.get(session_id)
+
+
+@pytest.mark.parametrize("kind", ["list", "string"])
+def test_a_key_of_another_type_is_a_store_error(
+    any_store: AnyStore, redis_client: redis.Redis, kind: str
+) -> None:
+    session_id = new_id()
+    key = any_store.prefix + session_id
+    if kind == "list":
+        redis_client.rpush(key, "x")
+    else:  # a session as the release before conditional writes stored it
+        redis_client.set(key, record_to_json(a_record()), px=60_000)
+
+    for operation in (
+        lambda: any_store.get(session_id),
+        lambda: any_store.update(session_id, a_record(version=1), 0),
+        any_store.all,
+    ):
+        with pytest.raises(StoreError, match=f"it is a Redis {kind}"):
+            operation()
+    assert redis_client.type(key) == kind.encode(), "the key was changed"
 
 
 def test_a_record_without_an_expiry_is_a_store_error(
     any_store: AnyStore, redis_client: redis.Redis
 ) -> None:
     session_id = new_id()
-    redis_client.set(any_store.prefix + session_id, record_to_json(a_record()))
+    redis_client.hset(
+        any_store.prefix + session_id,
+        mapping={"record": record_to_json(a_record()), "version": "0"},
+    )
     with pytest.raises(StoreError, match="has no expiry"):
         any_store.get(session_id)
 
@@ -245,12 +329,15 @@ def test_a_client_that_decodes_responses_works_too(
     client = sync_client(redis_address, decode_responses=True)
     try:
         store = RedisStore(client, prefix=redis_prefix)
-        record = a_record(data={"name": "Zoë", "emoji": "\U0001f36a"})
+        record = a_record(data={"name": "Zoë", "emoji": "\U0001f36a"}, version=4)
         store.set("s", record)
         assert store.get("s") == record
         assert store.all() == {"s": record}
+        assert store.update("s", a_record(version=5), 4)
+        assert store.touch("s", record.expires)
 
-        client.set(redis_prefix + "bad", b"\xff\xfe", px=60_000)
+        client.hset(redis_prefix + "bad", mapping={"record": b"\xff", "version": 0})
+        client.pexpire(redis_prefix + "bad", 60_000)
         with pytest.raises(StoreError, match="not UTF-8"):
             store.get("bad")
     finally:
