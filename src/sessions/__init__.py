@@ -7,6 +7,7 @@ request/response model of express-session, rebuilt as a sans-IO core
 
 from sessions.config import CookieOptions, SessionConfig
 from sessions.cycle import (
+    ChangesDropped,
     ClearCookie,
     CookieWithheld,
     CycleState,
@@ -19,6 +20,7 @@ from sessions.cycle import (
     SessionReady,
     SetCookie,
     Touch,
+    Update,
 )
 from sessions.errors import (
     ConfigError,
@@ -30,6 +32,7 @@ from sessions.errors import (
     SessionNotFoundError,
     StoreError,
     UsageError,
+    WriteConflictError,
 )
 from sessions.records import SessionRecord
 from sessions.runner import AsyncRunner, AsyncSession, SyncRunner, SyncSession
@@ -48,6 +51,7 @@ __all__ = [
     "AsyncRunner",
     "AsyncSession",
     "AsyncStore",
+    "ChangesDropped",
     "ClearCookie",
     "ConfigError",
     "CookieOptions",
@@ -78,5 +82,7 @@ __all__ = [
     "SyncRunner",
     "SyncSession",
     "Touch",
+    "Update",
     "UsageError",
+    "WriteConflictError",
 ]

@@ -73,6 +73,14 @@ def _idle_timeout(value: Duration) -> int:
     return _seconds("idle_timeout", value)
 
 
+def _absolute_timeout(value: Duration | None) -> int | None:
+    return None if value is None else _seconds("absolute_timeout", value)
+
+
+def _touch_after(value: Duration | None) -> int | None:
+    return None if value is None else _seconds("touch_after", value)
+
+
 def _one_of(field: str, allowed: tuple[object, ...]) -> Callable[[Any, Any, Any], None]:
     def check(_instance: Any, _attribute: Any, value: Any) -> None:
         # Compare by type too, so that 1 is not taken for True.
@@ -292,6 +300,23 @@ class SessionConfig:
             was; ``"destroy"`` deletes it and clears the cookie.
         idle_timeout: How long the store keeps a session whose cookie has no
             ``max_age`` after its last use, in seconds (default one day).
+        absolute_timeout: The longest a session may live, in seconds from
+            its creation, however busy it is kept (``rolling`` included);
+            ``None`` (the default) sets no such limit. The stored expiry and
+            the cookie's never reach past it, and a session older than it
+            is not loaded.
+        touch_after: Skip the store write that only moves an unchanged
+            session's expiry when it would move it by less than this many
+            seconds; ``None`` (the default) always writes it. The stored
+            expiry then trails the last use by up to this much, and a
+            re-sent cookie carries the stored expiry, so the two still agree.
+        store_outage: What a request does when the store cannot be reached
+            to load its session. ``"fail"`` (the default) lets the store's
+            error reach the framework (a 5xx). ``"read_only"`` lets the
+            request go on with an empty stand-in session
+            (``session.is_available`` is ``False``) that sends no cookie;
+            changing it still fails the request when it commits. Either way
+            no client is told its session is gone.
     """
 
     secret: tuple[bytes, ...] = attrs.field(default=None, converter=_secrets)
@@ -310,6 +335,13 @@ class SessionConfig:
         default="keep", validator=_one_of("unset", ("keep", "destroy"))
     )
     idle_timeout: int = attrs.field(default=86400, converter=_idle_timeout)
+    absolute_timeout: int | None = attrs.field(
+        default=None, converter=_absolute_timeout
+    )
+    touch_after: int | None = attrs.field(default=None, converter=_touch_after)
+    store_outage: Literal["fail", "read_only"] = attrs.field(
+        default="fail", validator=_one_of("store_outage", ("fail", "read_only"))
+    )
 
     def __attrs_post_init__(self) -> None:
         # Browsers silently drop a cookie whose name prefix promises more

@@ -17,16 +17,26 @@ source by itself (new ids come from the configured ``genid``).
    :data:`MAX_CANDIDATES` of them; the first one the store knows wins. When
    none is known, the request gets a new session under a *new* id: a
    client's id is never adopted.
-3. The handler runs. An explicit ``save()`` or ``reload()`` goes through
-   ``begin_save()``/``end_save()`` and ``begin_reload()``/``end_reload()``.
-4. ``begin_commit(now)`` just before the response starts returns the ordered
-   effects: store effects (:class:`Destroy`, :class:`Save`, :class:`Touch`)
-   first, then header effects (:class:`SetCookie`, :class:`ClearCookie`).
-   The adapter runs the store effects, and only once they succeeded calls
-   ``end_commit()`` and sends the headers with the status line, so a
-   redirect can never outrun its session write. If a store effect fails it
-   calls ``fail()`` and lets the error reach the framework: no cookie is
-   sent that points at nothing.
+3. The handler runs. An explicit ``save()`` goes through ``begin_save()``,
+   the store operations it hands out, and ``end_save()``; a ``reload()``
+   through ``begin_reload()``/``end_reload()``.
+4. ``begin_commit(now)`` just before the response starts returns the first
+   store operation (:class:`Save`, :class:`Update`, :class:`Touch`,
+   :class:`Destroy`); the adapter runs it and passes the store's answer to
+   ``receive_result()``, which returns the next one, until none is left.
+   Then ``end_commit()`` returns the header effects (:class:`SetCookie`,
+   :class:`ClearCookie`) to send with the status line, so a redirect can
+   never outrun its session write. If a store operation fails, the adapter
+   passes the error to ``receive_error()``, which re-raises it for the
+   framework: no cookie is sent that points at nothing.
+
+   A session that was loaded is written with :class:`Update`, conditional
+   on the version read. When another request wrote first, the store
+   answers ``False``; the cycle then asks for the record again
+   (:class:`LoadSession`) and replays this request's own key-level changes
+   on top of it in a new :class:`Update`. An update never creates a
+   record, so a session another request ended stays ended: this request's
+   changes are dropped (:class:`ChangesDropped`) and no cookie names it.
 5. ``finish()`` when the response is over. Data changed after the commit
    and never saved raises :class:`~sessions.errors.SessionCommittedError`
    here rather than vanishing.
@@ -39,30 +49,40 @@ The legal moves are the table :data:`TRANSITIONS`. Any other call raises
 from __future__ import annotations
 
 import enum
+import math
 from datetime import datetime, timedelta, timezone
-from typing import Final, TypeAlias
+from typing import Any, Final, TypeAlias, TypeVar
 from urllib.parse import urlsplit
 
 import attrs
 
 from sessions.config import SessionConfig
 from sessions.cookies import cookie_values
-from sessions.errors import SessionCommittedError, SessionNotFoundError, UsageError
+from sessions.errors import (
+    SessionCommittedError,
+    SessionNotFoundError,
+    StoreError,
+    UsageError,
+    WriteConflictError,
+)
 from sessions.ids import check_session_id
 from sessions.records import SessionRecord, canonical_json, check_json_data
-from sessions.session import Session
+from sessions.session import Session, encode_values
 from sessions.signing import IdSigner
 
 __all__ = [
     "MAX_CANDIDATES",
     "MAX_COOKIE_VALUES",
+    "MAX_WRITE_ATTEMPTS",
     "TRANSITIONS",
+    "ChangesDropped",
     "ClearCookie",
     "CookieWithheld",
     "CycleState",
     "Destroy",
     "Effect",
     "Event",
+    "HeaderEffect",
     "LoadSession",
     "NoSession",
     "RequestFacts",
@@ -70,7 +90,10 @@ __all__ = [
     "SessionCycle",
     "SessionReady",
     "SetCookie",
+    "StoreAnswer",
+    "StoreOperation",
     "Touch",
+    "Update",
 ]
 
 MAX_CANDIDATES: Final = 4
@@ -84,7 +107,14 @@ checked, in header order. Values of any other shape are skipped for free.
 Browsers send two or three when cookies differ only by Domain or Path; a
 header holding thousands must not cost thousands of signature checks."""
 
+MAX_WRITE_ATTEMPTS: Final = 16
+"""How many conditional writes of one session a request tries before giving
+up with :class:`~sessions.errors.WriteConflictError`. Every refused write
+means another request's write succeeded, so only heavy contention on a
+single session reaches this."""
+
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_Operation = TypeVar("_Operation", bound="StoreOperation")
 
 
 class CycleState(enum.Enum):
@@ -183,10 +213,22 @@ class NoSession:
 
 @attrs.frozen
 class LoadSession:
-    """Look ``session_id`` up in the store and pass the answer to
-    :meth:`SessionCycle.receive_record`."""
+    """Look ``session_id`` up in the store (``get``). While loading, pass the
+    answer to :meth:`SessionCycle.receive_record`; during a save or commit,
+    to :meth:`SessionCycle.receive_result`.
+
+    Attributes:
+        session_id: The id to look up.
+        after_conflicts: How many writes of this request have lost to
+            other requests' writes just before this read (zero for an
+            ordinary lookup). Wait a short random time that grows with it
+            before running the read, so that requests racing for one
+            session spread out instead of colliding again;
+            :func:`sessions.runner.conflict_backoff` gives such a time.
+    """
 
     session_id: str
+    after_conflicts: int = 0
 
 
 @attrs.frozen
@@ -204,16 +246,30 @@ Decision: TypeAlias = "NoSession | LoadSession | SessionReady"
 
 @attrs.frozen
 class Save:
-    """Write ``record`` under ``session_id`` (insert or replace)."""
+    """Write ``record`` under ``session_id``, a newly generated id (the
+    store's ``set``: insert or replace). The answer is ``None``."""
 
     session_id: str
     record: SessionRecord
 
 
 @attrs.frozen
+class Update:
+    """Write ``record`` under ``session_id`` only if the store still holds
+    ``expected_version`` (the store's ``update``). The answer is the
+    store's ``True`` (written) or ``False`` (another request wrote first,
+    or the session is gone)."""
+
+    session_id: str
+    record: SessionRecord
+    expected_version: int
+
+
+@attrs.frozen
 class Touch:
     """Move the stored expiry of ``session_id`` to ``expires``, keeping the
-    stored data as it is."""
+    stored data as it is (the store's ``touch``). The answer is whether the
+    store still had the session."""
 
     session_id: str
     expires: datetime
@@ -249,8 +305,24 @@ class CookieWithheld:
     reason: str
 
 
-StoreEffect: TypeAlias = "Save | Touch | Destroy"
-Effect: TypeAlias = "Save | Touch | Destroy | SetCookie | ClearCookie | CookieWithheld"
+@attrs.frozen
+class ChangesDropped:
+    """This request's session changes were deliberately not stored, because
+    another request ended the session while this one ran. Adapters log it;
+    nothing needs executing."""
+
+    reason: str
+
+
+StoreEffect: TypeAlias = "Save | Update | Touch | Destroy"
+StoreOperation: TypeAlias = "LoadSession | Save | Update | Touch | Destroy"
+"""Everything the cycle may ask of a store."""
+StoreAnswer: TypeAlias = "SessionRecord | bool | None"
+"""What a store operation returns: a record or ``None`` for
+:class:`LoadSession`, a ``bool`` for :class:`Update` and :class:`Touch`,
+``None`` for :class:`Save` and :class:`Destroy`."""
+HeaderEffect: TypeAlias = "SetCookie | ClearCookie | CookieWithheld | ChangesDropped"
+Effect: TypeAlias = "StoreEffect | HeaderEffect"
 
 
 # -- the cycle ---------------------------------------------------------------
@@ -280,12 +352,6 @@ def path_matches(request_path: str, cookie_path: str) -> bool:
     return cookie_path.endswith("/") or request_path[len(cookie_path)] == "/"
 
 
-def _ended(session: Session, now: datetime) -> bool:
-    """Whether ``session``'s cookie has expired by ``now`` (the handler moved
-    its expiry into the past, or gave it a lifetime of zero or less)."""
-    return session._expires is not None and session._expires <= now
-
-
 def forwarded_secure(values: tuple[str, ...]) -> bool:
     """Whether the first ``X-Forwarded-Proto`` token, with all fields joined
     in order, is ``https`` (case and surrounding spaces and tabs ignored;
@@ -310,16 +376,23 @@ class SessionCycle:
         "_candidates",
         "_client_id",
         "_config",
+        "_cookie",
         "_dropped",
+        "_gone",
         "_had_cookie",
+        "_headers",
         "_now",
-        "_pending_snapshot",
+        "_operations",
+        "_restore_state",
         "_saved_changes",
         "_saved_in_request",
         "_secure",
         "_session",
         "_session_class",
         "_signer",
+        "_stale",
+        "_waiting",
+        "_write",
         "state",
     )
 
@@ -335,6 +408,7 @@ class SessionCycle:
         self._session_class = session_class
         self._session: Session | None = None
         self._candidates: list[str] = []
+        self._stale: list[str] = []
         self._had_cookie = False
         self._secure = False
         self._now = _EPOCH
@@ -343,10 +417,19 @@ class SessionCycle:
         # Whether an explicit save() of this request stored changed data: the
         # data changed in this request even though it now equals the store's.
         self._saved_changes = False
-        self._pending_snapshot = ""
         # Set at commit when this request's changes are deliberately not
         # stored (detached, ended, or the cookie could not be delivered).
         self._dropped = False
+        # The id of a session another request ended while this one ran.
+        self._gone: str | None = None
+        # Store operations still to hand out, the one whose answer is
+        # awaited, and the data write in progress (for a replay).
+        self._operations: list[StoreOperation] = []
+        self._waiting: StoreOperation | None = None
+        self._write: _Write | None = None
+        self._headers: list[HeaderEffect] = []
+        self._cookie: SetCookie | None = None  # the session's cookie, if due
+        self._restore_state = CycleState.ACTIVE
         self.state = CycleState.IDLE
 
     # -- plumbing ------------------------------------------------------------
@@ -361,8 +444,9 @@ class SessionCycle:
             ) from None
 
     def fail(self) -> None:
-        """Put the cycle in its error state after a store failure, so nothing
-        more is done with it. The adapter re-raises the store's error."""
+        """Put the cycle in its error state, so nothing more is done with
+        it; for an interruption (a cancelled task) in the middle of a store
+        operation. A store's own error goes to :meth:`receive_error`."""
         self.state = CycleState.ERROR
 
     @property
@@ -380,7 +464,7 @@ class SessionCycle:
         """Whether a cookie can reach the client on this request."""
         return self._secure or self._config.cookie.secure is not True
 
-    def _new_session(self) -> Session:
+    def _new_session(self, outage: BaseException | None = None) -> Session:
         config = self._config
         try:
             session_id = check_session_id(config.genid())
@@ -392,7 +476,29 @@ class SessionCycle:
             now=self._now,
             genid=config.genid,
             max_age=config.cookie.max_age,
+            outage=outage,
         )
+
+    def _deadline(self, created: datetime) -> datetime | None:
+        """When a session created at ``created`` must end, whatever its use
+        (``absolute_timeout``); ``None`` when there is no such limit."""
+        limit = self._config.absolute_timeout
+        return None if limit is None else created + timedelta(seconds=limit)
+
+    def _is_live(self, record: SessionRecord, now: datetime) -> bool:
+        if record.is_expired(now):
+            return False
+        deadline = self._deadline(record.created)
+        return deadline is None or now < deadline
+
+    def _ended(self, session: Session, now: datetime) -> bool:
+        """Whether ``session`` is over by ``now``: the handler moved its
+        cookie's expiry into the past (or gave it a lifetime of zero or
+        less), or it reached ``absolute_timeout``."""
+        if session._expires is not None and session._expires <= now:
+            return True
+        deadline = self._deadline(session._created)
+        return deadline is not None and deadline <= now
 
     # -- loading -------------------------------------------------------------
 
@@ -442,7 +548,7 @@ class SessionCycle:
         if session_id != self._candidates[0]:
             self.state = CycleState.ERROR
             raise UsageError("receive_record got an id that was not asked for")
-        if record is not None and not record.is_expired(self._now):
+        if record is not None and self._is_live(record, self._now):
             self._move(Event.RECORD_SETTLED)
             self._client_id = session_id
             config = self._config
@@ -455,16 +561,250 @@ class SessionCycle:
                     max_age=config.cookie.max_age,
                 )
             )
+        if record is not None:
+            # Over (by its absolute deadline, or a store that returned it
+            # late): deleted at commit, so it cannot linger until the store's
+            # own expiry.
+            self._stale.append(session_id)
         del self._candidates[0]
         if self._candidates:
             self._move(Event.RECORD_MISSING_TRY_NEXT)
             return LoadSession(self._candidates[0])
         self._move(Event.RECORD_SETTLED)
-        return self._ready(self._new_session())
+        session = self._new_session()
+        session._doomed.extend(self._stale)
+        return self._ready(session)
+
+    def load_failed(self, error: Exception) -> SessionReady:
+        """Take a store error raised by the lookup of the last
+        :class:`LoadSession`.
+
+        With ``store_outage="fail"`` this re-raises ``error`` and the cycle
+        stays in its error state. With ``"read_only"`` the request goes on
+        with an empty stand-in session that sends no cookie and whose
+        changes fail the commit (see :attr:`Session.is_available`).
+        """
+        if self.state is not CycleState.LOADING:
+            self._move(Event.RECORD_SETTLED)  # raises: no lookup is pending
+        if self._config.store_outage != "read_only":
+            self.state = CycleState.ERROR
+            raise error
+        self._move(Event.RECORD_SETTLED)
+        return self._ready(self._new_session(outage=error))
 
     def _ready(self, session: Session) -> SessionReady:
         self._session = session
         return SessionReady(session)
+
+    # -- store operations after loading ------------------------------------
+
+    def receive_result(self, answer: StoreAnswer) -> StoreOperation | None:
+        """Take the store's answer to the operation last handed out by
+        :meth:`begin_save`, :meth:`begin_commit` or this method, and return
+        the next operation to run, or ``None`` when there is none left.
+
+        An :class:`Update` answered ``False`` is followed by a
+        :class:`LoadSession` of the same id: this request's own key-level
+        changes are then replayed on top of the record found, in a new
+        :class:`Update`.
+
+        Raises:
+            WriteConflictError: the write lost :data:`MAX_WRITE_ATTEMPTS`
+                times in a row.
+        """
+        if self.state is CycleState.RELOADING:
+            self.state = CycleState.ERROR
+            raise UsageError(
+                "a reload's answer goes to end_reload(), not receive_result()"
+            )
+        operation = self._take_waiting()
+        try:
+            if isinstance(operation, Update) and answer is False:
+                write = self._write
+                assert write is not None
+                if write.attempts == MAX_WRITE_ATTEMPTS:
+                    raise WriteConflictError(
+                        "the session write lost to other requests' writes "
+                        f"{MAX_WRITE_ATTEMPTS} times in a row"
+                    )
+                return self._hand_out(
+                    LoadSession(operation.session_id, after_conflicts=write.attempts)
+                )
+            if isinstance(operation, (Save, Update)):
+                self._wrote(operation)
+            elif isinstance(operation, LoadSession):
+                assert answer is None or isinstance(answer, SessionRecord)
+                replay = self._replay(answer)
+                if replay is not None:
+                    return self._hand_out(replay)
+            elif isinstance(operation, Touch) and answer is False:
+                # The session expired or was ended elsewhere meanwhile: a
+                # cookie for it would only replace a newer one.
+                self._lost(operation.session_id, changes=False)
+        except Exception:
+            self._abandon()
+            raise
+        return self._next_operation()
+
+    def receive_error(self, error: Exception) -> StoreOperation | None:
+        """Take the error a store raised for the operation last handed out,
+        and re-raise it after putting the cycle where it must be: back to
+        where it was for an explicit ``save()`` or ``reload()`` (the handler
+        may catch the error and go on), in its error state for a commit.
+
+        The one exception: with ``store_outage="read_only"`` a failed
+        :class:`Touch` (which only moves an unchanged session's expiry) is
+        tolerated; the cookie it would have renewed is not sent, and the
+        next operation is returned.
+        """
+        operation = self._take_waiting()
+        if (
+            self.state is CycleState.COMMITTING
+            and isinstance(operation, Touch)
+            and self._config.store_outage == "read_only"
+        ):
+            self._headers.append(
+                ChangesDropped("the store failed to renew the session's expiry")
+            )
+            self._lost(operation.session_id, changes=False)
+            return self._next_operation()
+        self._abandon()
+        raise error
+
+    def _take_waiting(self) -> StoreOperation:
+        operation = self._waiting
+        if operation is None or self.state not in _STORE_STATES:
+            self.state = CycleState.ERROR
+            raise UsageError(
+                "no store operation of this cycle is waiting for its answer"
+            )
+        self._waiting = None
+        return operation
+
+    def _hand_out(self, operation: _Operation) -> _Operation:
+        self._waiting = operation
+        return operation
+
+    def _next_operation(self) -> StoreOperation | None:
+        if not self._operations:
+            return None
+        return self._hand_out(self._operations.pop(0))
+
+    def _abandon(self) -> None:
+        """Give up the operations in progress after a failure."""
+        self._operations.clear()
+        self._waiting = None
+        self._write = None
+        if self.state in (CycleState.SAVING, CycleState.LATE_SAVING):
+            self.state = self._restore_state
+            self._active_session()._store_busy = False
+        elif self.state is CycleState.RELOADING:
+            self.state = CycleState.ACTIVE
+            self._active_session()._store_busy = False
+        else:
+            self.state = CycleState.ERROR
+
+    # -- writing data, and replaying it after a lost race -------------------
+
+    def _plan_write(self, session: Session, now: datetime) -> Save | Update:
+        """The write of ``session``'s data as of ``now``: a :class:`Save`
+        for a session the store has never held under this id, otherwise an
+        :class:`Update` conditional on the version last read."""
+        data = dict(session)
+        check_json_data(data)
+        encoded = encode_values(data)
+        base = session._base
+        changed = {
+            key: data[key] for key, text in encoded.items() if base.get(key) != text
+        }
+        deleted = [key for key in base if key not in encoded]
+        record = SessionRecord(
+            data=data,
+            expires=self._expiry(session, now),
+            max_age=session._max_age,
+            created=session._created,
+            version=session._version + 1,
+        )
+        self._write = _Write(changed, deleted, encoded, record, planned=encoded)
+        if not session._persisted:
+            return Save(session.id, record)
+        return Update(session.id, record, session._version)
+
+    def _replay(self, found: SessionRecord | None) -> Update | None:
+        """Re-apply this request's changes on top of ``found``, the record
+        read after an :class:`Update` lost; ``None`` when the session is gone."""
+        write, session = self._write, self._active_session()
+        assert write is not None
+        if found is None or not self._is_live(found, self._now):
+            self._lost(session.id, changes=True)
+            return None
+        write.attempts += 1
+        data = dict(found.data)
+        encoded = encode_values(data)
+        for key, value in write.changed.items():
+            data[key] = value
+            encoded[key] = write.encoded[key]
+        for key in write.deleted:
+            data.pop(key, None)
+            encoded.pop(key, None)
+        write.encoded = encoded
+        write.replayed = True
+        # The lifetime counts like one more key this request wrote.
+        write.record = attrs.evolve(
+            write.record, data=data, created=found.created, version=found.version + 1
+        )
+        return Update(session.id, write.record, found.version)
+
+    def _wrote(self, operation: Save | Update) -> None:
+        """A write succeeded: the store now holds ``operation.record``."""
+        write, session = self._write, self._active_session()
+        assert write is not None
+        self._write = None
+        if write.replayed:
+            self._take_merged(session, operation.record.data, write.planned)
+        session._written(operation.record, write.encoded)
+        if self.state is not CycleState.COMMITTING:  # an explicit save()
+            self._saved_in_request = True
+            if write.changed or write.deleted:
+                self._saved_changes = True
+
+    def _lost(self, session_id: str, *, changes: bool) -> None:
+        """The store no longer has ``session_id``: another request ended it
+        (or it expired) while this one ran. Nothing more is written for it
+        and no cookie naming it is sent."""
+        self._gone = session_id
+        self._write = None
+        self._dropped = True
+        self._operations = [
+            operation
+            for operation in self._operations
+            if operation.session_id != session_id
+        ]
+        if self._cookie is not None:
+            self._headers.remove(self._cookie)
+            self._cookie = None
+        if changes and self.state is CycleState.COMMITTING:
+            self._headers.append(ChangesDropped(_GONE))
+
+    @staticmethod
+    def _take_merged(
+        session: Session, written: dict[str, Any], planned: dict[str, str]
+    ) -> None:
+        """Bring the other requests' keys of a replayed write into
+        ``session``. A key the handler changed again while the write was in
+        flight (an asynchronous handler can) keeps its newer value, which
+        stays unsaved."""
+        for key in planned.keys() | written.keys():
+            try:
+                current = canonical_json(session[key]) if key in session else None
+            except (TypeError, ValueError, RecursionError):
+                continue  # changed to something new since: leave it
+            if current != planned.get(key):
+                continue
+            if key in written:
+                dict.__setitem__(session, key, written[key])
+            else:
+                dict.pop(session, key, None)
 
     # -- explicit save and reload ---------------------------------------------
 
@@ -475,16 +815,29 @@ class SessionCycle:
             raise UsageError("there is no session in this request")
         return session
 
-    def begin_save(self, now: datetime) -> Save | None:
-        """Start an explicit ``save()``: the returned effect must be run, then
-        :meth:`end_save` called (with ``ok=False`` if it failed).
+    def _check_available(self, session: Session) -> None:
+        if session._outage is not None:
+            raise StoreError(
+                "the session store could not be reached when this request "
+                "began, so its session cannot be saved or reloaded"
+            ) from session._outage
 
-        Returns ``None``, and nothing is to be done, for a new session whose
-        cookie could not be delivered on this request (a ``Secure`` cookie on
-        a request that is not secure): the client could never present it. The
-        same goes for a session whose expiry the handler moved into the past:
-        a store must never get a record that is already over, and the commit
-        deletes the session.
+    def begin_save(self, now: datetime) -> Save | Update | None:
+        """Start an explicit ``save()``. Run the returned operation and pass
+        its answer to :meth:`receive_result` (or its error to
+        :meth:`receive_error`) until no operation is left, then call
+        :meth:`end_save`.
+
+        Returns ``None``, and nothing is to be done (not even
+        :meth:`end_save`), for a new session whose cookie could not be delivered on this
+        request (a ``Secure`` cookie on a request that is not secure): the
+        client could never present it. The same goes for a session that has
+        ended (see the commit): a store must never get a record that is
+        already over.
+
+        Raises:
+            StoreError: the session is a stand-in for one the store could
+                not load (``store_outage="read_only"``).
         """
         session = self._active_session()
         late = self.state is CycleState.COMMITTED
@@ -496,39 +849,55 @@ class SessionCycle:
             )
         state = self.state
         self._move(Event.SAVE_BEGIN)
-        if (not session._persisted and not self._deliverable()) or _ended(session, now):
+        self._restore_state = state
+        if session._outage is not None:
+            self.state = state
+            self._check_available(session)
+        if session.id == self._gone:
+            self.state = state
+            raise SessionNotFoundError(_GONE)
+        if (not session._persisted and not self._deliverable()) or self._ended(
+            session, now
+        ):
             self.state = state  # nothing to write
             return None
         try:
-            record = self._record(session, now)
+            write = self._plan_write(session, now)
         except Exception:
             self.state = state  # nothing was written: the save never started
             raise
         session._store_busy = True
-        return Save(session.id, record)
+        return self._hand_out(write)
 
-    def end_save(self, *, ok: bool = True) -> None:
-        """Finish an explicit save started with :meth:`begin_save`."""
+    def end_save(self) -> None:
+        """Finish an explicit save started with :meth:`begin_save`.
+
+        Raises:
+            SessionNotFoundError: another request ended the session while
+                this one ran; the change was not stored.
+        """
         session = self._active_session()
+        if self._waiting is not None:
+            self.state = CycleState.ERROR
+            raise UsageError("end_save() called before the save's operations ran")
         self._move(Event.SAVE_END)
         session._store_busy = False
-        if ok:
-            if self._pending_snapshot != session._snapshot:
-                self._saved_changes = True
-            session._persisted = True
-            session._snapshot = self._pending_snapshot
-            session._stored_max_age = session._max_age
-            self._saved_in_request = True
+        if session.id == self._gone:
+            raise SessionNotFoundError(_GONE)
 
     def begin_reload(self) -> LoadSession:
         """Start an explicit ``reload()``: look the returned id up, then call
-        :meth:`end_reload` with what the store said."""
+        :meth:`end_reload` with what the store said (or
+        :meth:`receive_error` with what it raised)."""
         session = self._active_session()
         self._move(Event.RELOAD_BEGIN)
+        if session._outage is not None:
+            self.state = CycleState.ACTIVE
+            self._check_available(session)
         session._store_busy = True
-        return LoadSession(session.id)
+        return self._hand_out(LoadSession(session.id))
 
-    def end_reload(self, record: SessionRecord | None, *, ok: bool = True) -> None:
+    def end_reload(self, record: SessionRecord | None) -> None:
         """Replace the session's data with ``record``.
 
         Raises:
@@ -536,50 +905,52 @@ class SessionCycle:
                 has expired); the session keeps its current data.
         """
         session = self._active_session()
+        self._waiting = None
         self._move(Event.RELOAD_END)
         session._store_busy = False
-        if not ok:
-            return
-        if record is None or record.is_expired(self._now):
+        if record is None or not self._is_live(record, self._now):
             raise SessionNotFoundError("the store no longer has this session")
         session._adopt(record)
         self._saved_in_request = False
 
     # -- commit ----------------------------------------------------------------
 
-    def begin_commit(self, now: datetime) -> tuple[Effect, ...]:
+    def begin_commit(self, now: datetime) -> StoreOperation | None:
         """Decide, at response start, what the store and the client get.
 
-        Returns store effects first, then header effects. Run the store
-        effects, then call :meth:`end_commit`, then send the headers.
+        Returns the first store operation to run, or ``None`` when there is
+        none. Pass each operation's answer to :meth:`receive_result` (or its
+        error to :meth:`receive_error`), which returns the next one; when
+        none is left, :meth:`end_commit` gives the headers to send.
 
         Raises:
             SerializationError: the data holds a value JSON cannot carry.
+            StoreError: the session is a stand-in for one the store could
+                not load, and the handler changed it.
         """
         self._move(Event.COMMIT_BEGIN)
-        self._pending_snapshot = ""
         session = self._session
         if session is None:  # outside the cookie path
-            return ()
+            return None
         # From here on the effects are decided: a later change could not
         # reach them.
         session._sealed = True
         try:
-            return self._decide(session, now)
+            self._decide(session, now)
         except Exception:
             self.state = CycleState.ERROR
             raise
+        return self._next_operation()
 
-    def end_commit(self) -> None:
-        """Record that the commit's store effects succeeded."""
+    def end_commit(self) -> tuple[HeaderEffect, ...]:
+        """Record that the commit's store operations all ran, and return the
+        header effects to send with the response start (and the notices
+        :class:`CookieWithheld` and :class:`ChangesDropped` to log)."""
+        if self._waiting is not None or self._operations:
+            self.state = CycleState.ERROR
+            raise UsageError("end_commit() called before the commit's operations ran")
         self._move(Event.COMMIT_END)
-        session = self._session
-        if session is None:
-            return
-        if self._pending_snapshot:  # the commit saved the session
-            session._persisted = True
-            session._snapshot = self._pending_snapshot
-            session._stored_max_age = session._max_age
+        return tuple(self._headers)
 
     def finish(self) -> None:
         """Close the cycle when the response is over.
@@ -604,34 +975,42 @@ class SessionCycle:
 
     # -- the decision table for the end of a request -------------------------
 
+    def _capped(self, session: Session, expiry: datetime) -> datetime:
+        deadline = self._deadline(session._created)
+        return expiry if deadline is None else min(expiry, deadline)
+
     def _expiry(self, session: Session, now: datetime) -> datetime:
         """When the store should forget ``session`` if it is written now: the
         cookie's expiry, or the end of the idle timeout for a browser-session
-        cookie."""
+        cookie; never past the absolute deadline."""
         if session._expires is not None:
-            return session._expires
-        return now + timedelta(seconds=self._config.idle_timeout)
+            return self._capped(session, session._expires)
+        return self._capped(session, now + timedelta(seconds=self._config.idle_timeout))
 
-    def _record(self, session: Session, now: datetime) -> SessionRecord:
-        """Build the record to store for ``session`` as of ``now``."""
-        data = dict(session)
-        check_json_data(data)
-        self._pending_snapshot = canonical_json(data)
-        return SessionRecord(
-            data=data,
-            expires=self._expiry(session, now),
-            max_age=session._max_age,
-            created=session._created,
-        )
+    def _renewed_expiry(self, session: Session, now: datetime) -> datetime:
+        """The expiry ``session`` gets when its lifetime restarts at ``now``."""
+        if session._max_age is not None and session._expires is not None:
+            return self._capped(session, now + timedelta(seconds=session._max_age))
+        return self._expiry(session, now)
 
-    def _decide(self, session: Session, now: datetime) -> tuple[Effect, ...]:
+    def _touch_is_due(self, session: Session, expiry: datetime) -> bool:
+        """Whether a touch moving ``session``'s stored expiry to ``expiry``
+        is worth a store write (see ``SessionConfig.touch_after``)."""
+        touch_after = self._config.touch_after
+        stored = session._stored_expires
+        if touch_after is None or stored is None or session._touched:
+            return True
+        return (expiry - stored).total_seconds() >= touch_after
+
+    def _decide(self, session: Session, now: datetime) -> None:
+        """Fill in the commit's store operations and header effects."""
         config = self._config
-        store: list[Effect] = []
+        store = self._operations
+        headers = self._headers
         # Ids retired by regenerate() or destroy() are deleted after the new
         # record is saved: if the save fails, the old session still works,
         # so a store outage during login logs nobody out.
-        retired: list[Effect] = [Destroy(old) for old in session._doomed]
-        headers: list[Effect] = []
+        retired = [Destroy(old) for old in session._doomed]
         deliverable = self._deliverable()
 
         def clear_cookie() -> None:
@@ -652,42 +1031,76 @@ class SessionCycle:
                 )
             )
 
-        def set_cookie() -> None:
-            expires = session._expires
-            if expires is not None and session._max_age is not None:
-                expires = now + timedelta(seconds=session._max_age)
+        def set_cookie(expires: datetime | None = None) -> None:
+            if session._expires is not None and session._max_age is not None:
+                if expires is None:
+                    expires = self._renewed_expiry(session, now)
                 session._expires = expires
+            else:
+                expires = None
             value = self._signer.sign(session.id)
-            headers.append(
-                SetCookie(
-                    config.cookie.render(
-                        config.name,
-                        value,
-                        request_is_secure=self._secure,
-                        max_age=session._max_age if expires is not None else None,
-                        expires=None if expires is None else expires.timestamp(),
-                    )
+            max_age = None
+            if expires is not None:
+                max_age = math.ceil((expires - now).total_seconds())
+            self._cookie = SetCookie(
+                config.cookie.render(
+                    config.name,
+                    value,
+                    request_is_secure=self._secure,
+                    max_age=max_age,
+                    expires=None if expires is None else expires.timestamp(),
                 )
             )
+            headers.append(self._cookie)
             self._client_id = session.id
+
+        # A stand-in for a session the store could not load: nothing may be
+        # written, and no cookie sent that would replace the client's.
+        if session._outage is not None:
+            if session._detached and config.unset == "keep":
+                return
+            if (
+                session._data_changed()
+                or session._doomed
+                or session._regenerated
+                or session._destroyed
+                or session._touched
+                or session._cookie_changed
+                or session._detached
+            ):
+                raise StoreError(
+                    "the session store could not be reached when this request "
+                    "began, so the session changes it made cannot be saved"
+                ) from session._outage
+            return
 
         # The handler let go of the session (req.session = null).
         if session._detached:
             self._dropped = True
             if config.unset == "keep":
-                return ()  # not even a regenerate() of this request counts
+                return  # not even a regenerate() of this request counts
             if session._persisted:
                 store.append(Destroy(session.id))
+            store.extend(retired)
             clear_cookie()
-            return (*store, *retired, *headers)
+            return
 
-        # The handler moved the expiry into the past: the session ends.
-        if _ended(session, now):
+        # Another request ended the session while this one ran (found by an
+        # explicit save): it stays ended.
+        if session.id == self._gone:
+            self._dropped = True
+            store.extend(retired)
+            return
+
+        # The handler moved the expiry into the past, or the session reached
+        # its absolute deadline: it ends.
+        if self._ended(session, now):
             self._dropped = True
             if session._persisted:
                 store.append(Destroy(session.id))
+            store.extend(retired)
             clear_cookie()
-            return (*store, *retired, *headers)
+            return
 
         data_changed = session._data_changed()
 
@@ -699,37 +1112,81 @@ class SessionCycle:
                     headers.append(CookieWithheld("insecure request"))
                 else:
                     set_cookie()
-                    store.append(Save(session.id, self._record(session, now)))
+                    store.append(self._plan_write(session, now))
             elif session._destroyed:
                 clear_cookie()
-            return (*store, *retired, *headers)
+            store.extend(retired)
+            return
 
         # A stored session: loaded from the cookie, or saved explicitly in
         # this request.
         persistent = session._expires is not None
-        sent = False
-        if (
+        send = (
             session.id != self._client_id
             or config.rolling
             or session._touched
             or session._cookie_changed
             or (persistent and (data_changed or self._saved_changes))
-        ):
-            if deliverable:
-                set_cookie()
-                sent = True
-            else:
-                headers.append(CookieWithheld("insecure request"))
+        )
         lifetime_changed = session._max_age != session._stored_max_age
+        write = touch = False
         if self._saved_in_request and not (data_changed or lifetime_changed):
             # An explicit save() already stored exactly this data; only the
             # expiry the cookie now carries may have moved since.
-            if sent and persistent:
-                store.append(Touch(session.id, self._expiry(session, now)))
+            touch = send and persistent
         elif data_changed or lifetime_changed or config.resave:
-            store.append(Save(session.id, self._record(session, now)))
-        elif sent or not persistent:
+            write = True
+        else:
             # Keep the stored expiry equal to the one the client holds; a
             # browser-session cookie has none, so its idle timeout restarts.
+            touch = send or not persistent
+        cookie_expires: datetime | None = None
+        if (
+            touch
+            and not session._cookie_changed
+            and not self._touch_is_due(session, self._renewed_expiry(session, now))
+        ):
+            # Recently renewed: keep the stored expiry, and give a re-sent
+            # cookie that same expiry so that the two still agree.
+            touch = False
+            cookie_expires = session._stored_expires
+        if send:
+            if deliverable:
+                set_cookie(cookie_expires)
+            else:
+                headers.append(CookieWithheld("insecure request"))
+                touch = touch and not persistent
+        if write:
+            store.append(self._plan_write(session, now))
+        elif touch:
             store.append(Touch(session.id, self._expiry(session, now)))
-        return (*store, *retired, *headers)
+        store.extend(retired)
+
+
+@attrs.define
+class _Write:
+    """A data write in progress: this request's key-level changes, kept so
+    that they can be replayed on top of another request's newer record."""
+
+    changed: dict[str, object]
+    deleted: list[str]
+    encoded: dict[str, str]  # canonical JSON of each value to be written
+    record: SessionRecord  # the record the last attempt wrote
+    planned: dict[str, str]  # ``encoded`` of the first attempt
+    attempts: int = 1
+    replayed: bool = False
+
+
+_GONE: Final = (
+    "another request ended this session while this one ran (a logout or a "
+    "regenerate), so this request's changes were not stored"
+)
+
+_STORE_STATES: Final = frozenset(
+    {
+        CycleState.SAVING,
+        CycleState.LATE_SAVING,
+        CycleState.RELOADING,
+        CycleState.COMMITTING,
+    }
+)

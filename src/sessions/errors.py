@@ -19,6 +19,7 @@ __all__ = [
     "SessionNotFoundError",
     "StoreError",
     "UsageError",
+    "WriteConflictError",
 ]
 
 
@@ -91,7 +92,10 @@ class NoSessionError(SessionError, LookupError):
 
 
 class SessionNotFoundError(SessionError, LookupError):
-    """``reload()`` found no record for the session in the store."""
+    """``reload()`` found no record for the session in the store, or an
+    explicit ``save()`` found that another request had ended the session
+    (a logout, or a ``regenerate()`` that retired its id) while this one
+    ran; the change was not stored."""
 
 
 class StoreError(SessionError):
@@ -100,4 +104,15 @@ class StoreError(SessionError):
     Stores raise it with the underlying exception chained as ``__cause__``.
     It always propagates to the framework's error handling: a store outage
     must never look like "this client has no session".
+    """
+
+
+class WriteConflictError(StoreError):
+    """A session write kept losing to other requests' writes.
+
+    Each write of a loaded session is conditional on the version this
+    request last read; when another request wrote first, this one reads the
+    record again and replays its own changes on top. After
+    :data:`~sessions.cycle.MAX_WRITE_ATTEMPTS` tries in a row that all lost
+    it gives up with this error, like any store failure.
     """

@@ -8,20 +8,30 @@ yields the store operations it needs and receives their results. A
 an :class:`AsyncRunner` from an :class:`~sessions.AsyncStore`, and both hand
 the handler a session whose ``save()`` and ``reload()`` fit their I/O style.
 
-A store exception is thrown back into the step, which puts the cycle in its
-error state (or, for an explicit save or reload, back where it was) and lets
-the exception continue to the framework's error handling, as a
-:class:`~sessions.errors.StoreError` (see :func:`_store_failure`).
+A store exception is thrown back into the step, which hands it to the cycle
+(:meth:`~sessions.cycle.SessionCycle.receive_error`,
+:meth:`~sessions.cycle.SessionCycle.load_failed`). The cycle decides: as a
+rule it goes to its error state (or, for an explicit save or reload, back
+where it was) and the exception continues to the framework's error
+handling, as a :class:`~sessions.errors.StoreError` (see
+:func:`_store_failure`); ``store_outage="read_only"`` lets a failed load or
+touch pass.
 """
 
 from __future__ import annotations
 
+import asyncio
+import random
+import threading
+import time
+import weakref
 from collections.abc import Callable, Generator
 from datetime import datetime, timezone
-from typing import TypeAlias, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 from sessions.config import SessionConfig
 from sessions.cycle import (
+    ChangesDropped,
     ClearCookie,
     CookieWithheld,
     Destroy,
@@ -31,8 +41,10 @@ from sessions.cycle import (
     Save,
     SessionCycle,
     SetCookie,
-    StoreEffect,
+    StoreAnswer,
+    StoreOperation,
     Touch,
+    Update,
 )
 from sessions.errors import SessionError, StoreError
 from sessions.records import SessionRecord
@@ -47,13 +59,13 @@ __all__ = [
     "SyncRunner",
     "SyncSession",
     "async_store",
+    "conflict_backoff",
     "sync_store",
     "utc_now",
 ]
 
-StoreOp: TypeAlias = "LoadSession | StoreEffect"
 _Result = TypeVar("_Result")
-Steps: TypeAlias = "Generator[StoreOp, SessionRecord | None, _Result]"
+Steps: TypeAlias = "Generator[StoreOperation, StoreAnswer, _Result]"
 
 
 def utc_now() -> datetime:
@@ -104,29 +116,48 @@ def async_store(store: Store | AsyncStore | None) -> AsyncStore:
 # -- the steps of a request, written once -------------------------------------
 
 
-def _load(cycle: SessionCycle, facts: RequestFacts) -> Steps[Session | None]:
+def _load(
+    cycle: SessionCycle, facts: RequestFacts, outage: list[BaseException]
+) -> Steps[Session | None]:
     decision = cycle.receive_request(facts)
     while isinstance(decision, LoadSession):
         try:
             record = yield decision
+        except Exception as error:
+            ready = cycle.load_failed(error)  # re-raises unless "read_only"
+            outage.append(error)
+            return ready.session
         except BaseException:
             cycle.fail()
             raise
+        assert record is None or isinstance(record, SessionRecord)
         decision = cycle.receive_record(decision.session_id, record)
     if isinstance(decision, NoSession):
         return None
     return decision.session
 
 
+def _run_operations(
+    cycle: SessionCycle, operation: StoreOperation | None
+) -> Steps[None]:
+    """Run a save's or a commit's store operations, one answer at a time."""
+    while operation is not None:
+        try:
+            answer = yield operation
+        except Exception as error:
+            operation = cycle.receive_error(error)
+        except BaseException:
+            cycle.fail()
+            raise
+        else:
+            operation = cycle.receive_result(answer)
+
+
 def _save(cycle: SessionCycle, now: datetime) -> Steps[None]:
-    effect = cycle.begin_save(now)
-    if effect is None:
-        return  # a new session the client could never present: not stored
-    try:
-        yield effect
-    except BaseException:
-        cycle.end_save(ok=False)
-        raise
+    first = cycle.begin_save(now)
+    if first is None:
+        return  # nothing to write (see SessionCycle.begin_save)
+    yield from _run_operations(cycle, first)
     cycle.end_save()
 
 
@@ -134,42 +165,141 @@ def _reload(cycle: SessionCycle) -> Steps[None]:
     lookup = cycle.begin_reload()
     try:
         record = yield lookup
-    except BaseException:
-        cycle.end_reload(None, ok=False)
+    except Exception as error:
+        cycle.receive_error(error)  # re-raises
         raise
+    except BaseException:
+        cycle.fail()
+        raise
+    assert record is None or isinstance(record, SessionRecord)
     cycle.end_reload(record)
 
 
 def _commit(
-    cycle: SessionCycle, now: datetime, withheld: list[str]
+    cycle: SessionCycle, now: datetime, notices: list[CookieWithheld | ChangesDropped]
 ) -> Steps[list[str]]:
+    yield from _run_operations(cycle, cycle.begin_commit(now))
     headers: list[str] = []
-    for effect in cycle.begin_commit(now):
+    for effect in cycle.end_commit():
         if isinstance(effect, (SetCookie, ClearCookie)):
             headers.append(effect.header)
-        elif isinstance(effect, CookieWithheld):
-            withheld.append(effect.reason)
         else:
-            try:
-                yield effect
-            except BaseException:
-                cycle.fail()
-                raise
-    cycle.end_commit()
+            notices.append(effect)
     return headers
 
 
 # -- drivers -----------------------------------------------------------------
 
-_OPERATION_NAMES: dict[type[StoreOp], str] = {
+
+def _write_key(operation: StoreOperation) -> str | None:
+    """The session id whose in-process write lock ``operation`` runs under:
+    a conditional write, and the re-read after one lost. ``None`` for any
+    other operation."""
+    if isinstance(operation, Update) or (
+        isinstance(operation, LoadSession) and operation.after_conflicts
+    ):
+        return operation.session_id
+    return None
+
+
+class _ThreadLocks:
+    """One lock per session id being written, for the threads of a process.
+
+    Requests of one process that write the same session take turns, so
+    their conditional writes only ever lose to another process's writes
+    (or to a write that landed before they began theirs), and a crowd of
+    threads on one session does not keep invalidating each other's reads.
+    A lock lives only while some thread holds or awaits it.
+    """
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, tuple[threading.Lock, int]] = {}
+
+    def acquire(self, session_id: str) -> None:
+        with self._guard:
+            lock, users = self._locks.get(session_id, (None, 0))
+            if lock is None:
+                lock = threading.Lock()
+            self._locks[session_id] = (lock, users + 1)
+        lock.acquire()
+
+    def release(self, session_id: str) -> None:
+        with self._guard:
+            lock, users = self._locks[session_id]
+            if users == 1:
+                del self._locks[session_id]
+            else:
+                self._locks[session_id] = (lock, users - 1)
+        lock.release()
+
+
+class _TaskLocks:
+    """The :class:`_ThreadLocks` of tasks: one :class:`asyncio.Lock` per
+    session id being written, per event loop."""
+
+    def __init__(self) -> None:
+        self._tables: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, dict[str, list[Any]]
+        ] = weakref.WeakKeyDictionary()
+
+    def _table(self) -> dict[str, list[Any]]:
+        loop = asyncio.get_running_loop()
+        table = self._tables.get(loop)
+        if table is None:
+            table = self._tables[loop] = {}
+        return table
+
+    async def acquire(self, session_id: str) -> None:
+        table = self._table()
+        entry = table.get(session_id)
+        if entry is None:
+            entry = table[session_id] = [asyncio.Lock(), 0]
+        entry[1] += 1
+        try:
+            await entry[0].acquire()
+        except BaseException:
+            self._leave(table, session_id, entry)
+            raise
+
+    def release(self, session_id: str) -> None:
+        table = self._table()
+        entry = table[session_id]
+        self._leave(table, session_id, entry)
+        entry[0].release()
+
+    @staticmethod
+    def _leave(table: dict[str, list[Any]], session_id: str, entry: list[Any]) -> None:
+        entry[1] -= 1
+        if entry[1] == 0:
+            del table[session_id]
+
+
+_THREAD_LOCKS = _ThreadLocks()
+_TASK_LOCKS = _TaskLocks()
+
+_BACKOFF_UNIT = 0.001
+_BACKOFF_CAP = 0.05
+
+
+def conflict_backoff(conflicts: int) -> float:
+    """Seconds to wait before re-reading a session after ``conflicts`` lost
+    writes in a row: a random time (full jitter) under a bound that doubles
+    from one millisecond with each loss, up to 50 milliseconds."""
+    bound = min(_BACKOFF_CAP, _BACKOFF_UNIT * 2 ** min(conflicts, 16))
+    return random.uniform(0, bound)
+
+
+_OPERATION_NAMES: dict[type[StoreOperation], str] = {
     LoadSession: "get",
     Save: "set",
+    Update: "update",
     Touch: "touch",
     Destroy: "destroy",
 }
 
 
-def _store_failure(error: BaseException, operation: StoreOp) -> BaseException:
+def _store_failure(error: BaseException, operation: StoreOperation) -> BaseException:
     """The exception a failed store operation passes on to the framework.
 
     Stores promise :class:`~sessions.errors.StoreError`; any other exception
@@ -188,10 +318,20 @@ def _store_failure(error: BaseException, operation: StoreOp) -> BaseException:
 
 
 def _run_sync(steps: Steps[_Result], store: Store) -> _Result:
-    result: SessionRecord | None = None
+    result: StoreAnswer = None
+    held: str | None = None
     try:
         operation = next(steps)
         while True:
+            key = _write_key(operation)
+            if held is not None and held != key:
+                _THREAD_LOCKS.release(held)
+                held = None
+            if key is not None and held is None:
+                _THREAD_LOCKS.acquire(key)
+                held = key
+            if isinstance(operation, LoadSession) and operation.after_conflicts:
+                time.sleep(conflict_backoff(operation.after_conflicts))
             try:
                 result = _perform_sync(store, operation)
             except BaseException as error:
@@ -201,25 +341,42 @@ def _run_sync(steps: Steps[_Result], store: Store) -> _Result:
     except StopIteration as stop:
         value: _Result = stop.value
         return value
+    finally:
+        if held is not None:
+            _THREAD_LOCKS.release(held)
 
 
-def _perform_sync(store: Store, operation: StoreOp) -> SessionRecord | None:
+def _perform_sync(store: Store, operation: StoreOperation) -> StoreAnswer:
     if isinstance(operation, LoadSession):
         return store.get(operation.session_id)
+    if isinstance(operation, Update):
+        return store.update(
+            operation.session_id, operation.record, operation.expected_version
+        )
+    if isinstance(operation, Touch):
+        return store.touch(operation.session_id, operation.expires)
     if isinstance(operation, Save):
         store.set(operation.session_id, operation.record)
-    elif isinstance(operation, Touch):
-        store.touch(operation.session_id, operation.expires)
     else:
         store.destroy(operation.session_id)
     return None
 
 
 async def _run_async(steps: Steps[_Result], store: AsyncStore) -> _Result:
-    result: SessionRecord | None = None
+    result: StoreAnswer = None
+    held: str | None = None
     try:
         operation = next(steps)
         while True:
+            key = _write_key(operation)
+            if held is not None and held != key:
+                _TASK_LOCKS.release(held)
+                held = None
+            if key is not None and held is None:
+                await _TASK_LOCKS.acquire(key)
+                held = key
+            if isinstance(operation, LoadSession) and operation.after_conflicts:
+                await asyncio.sleep(conflict_backoff(operation.after_conflicts))
             try:
                 result = await _perform_async(store, operation)
             except BaseException as error:
@@ -229,15 +386,22 @@ async def _run_async(steps: Steps[_Result], store: AsyncStore) -> _Result:
     except StopIteration as stop:
         value: _Result = stop.value
         return value
+    finally:
+        if held is not None:
+            _TASK_LOCKS.release(held)
 
 
-async def _perform_async(store: AsyncStore, operation: StoreOp) -> SessionRecord | None:
+async def _perform_async(store: AsyncStore, operation: StoreOperation) -> StoreAnswer:
     if isinstance(operation, LoadSession):
         return await store.get(operation.session_id)
+    if isinstance(operation, Update):
+        return await store.update(
+            operation.session_id, operation.record, operation.expected_version
+        )
+    if isinstance(operation, Touch):
+        return await store.touch(operation.session_id, operation.expires)
     if isinstance(operation, Save):
         await store.set(operation.session_id, operation.record)
-    elif isinstance(operation, Touch):
-        await store.touch(operation.session_id, operation.expires)
     else:
         assert isinstance(operation, Destroy)
         await store.destroy(operation.session_id)
@@ -308,8 +472,11 @@ class _Runner:
     ) -> None:
         self.cycle = SessionCycle(config, signer=signer, session_class=session_class)
         self.clock = clock
-        self.withheld: list[str] = []
-        """Why a due cookie was not sent (adapters log these)."""
+        self.notices: list[CookieWithheld | ChangesDropped] = []
+        """Why a due cookie was not sent, or changes were not stored
+        (adapters log these)."""
+        self.outage: list[BaseException] = []
+        """The store error a ``store_outage="read_only"`` load let pass."""
 
     def finish(self) -> None:
         """Close the cycle; see :meth:`SessionCycle.finish`."""
@@ -333,7 +500,7 @@ class SyncRunner(_Runner):
     def load(self, facts: RequestFacts) -> SyncSession | None:
         """Load (or create) the request's session; ``None`` outside the
         cookie path."""
-        session = _run_sync(_load(self.cycle, facts), self.store)
+        session = _run_sync(_load(self.cycle, facts, self.outage), self.store)
         if session is None:
             return None
         assert isinstance(session, SyncSession)
@@ -351,7 +518,7 @@ class SyncRunner(_Runner):
     def commit(self) -> list[str]:
         """Run the commit's store effects and return the ``Set-Cookie``
         values to send with the response start."""
-        return _run_sync(_commit(self.cycle, self.clock(), self.withheld), self.store)
+        return _run_sync(_commit(self.cycle, self.clock(), self.notices), self.store)
 
 
 class AsyncRunner(_Runner):
@@ -371,7 +538,7 @@ class AsyncRunner(_Runner):
     async def load(self, facts: RequestFacts) -> AsyncSession | None:
         """Load (or create) the request's session; ``None`` outside the
         cookie path."""
-        session = await _run_async(_load(self.cycle, facts), self.store)
+        session = await _run_async(_load(self.cycle, facts, self.outage), self.store)
         if session is None:
             return None
         assert isinstance(session, AsyncSession)
@@ -390,5 +557,5 @@ class AsyncRunner(_Runner):
         """Run the commit's store effects and return the ``Set-Cookie``
         values to send with the response start."""
         return await _run_async(
-            _commit(self.cycle, self.clock(), self.withheld), self.store
+            _commit(self.cycle, self.clock(), self.notices), self.store
         )

@@ -2,10 +2,13 @@
 
 :class:`Session` is a real :class:`dict`, so code written for Flask's or
 Starlette's dict sessions keeps working (``json.dumps(session)``,
-``dict(session)``, ``session | other``). Changes are found by comparing a
-canonical JSON text of the data with the one taken when the session was
-loaded or last saved, so every mutation counts, including in-place changes
-deep inside nested values, and a request that only reads never writes.
+``dict(session)``, ``session | other``). Changes are found key by key, by
+comparing a canonical JSON text of each value with the one taken when the
+session was loaded or last saved, so every mutation counts, including
+in-place changes deep inside nested values, and a request that only reads
+never writes. Knowing which keys a request set or deleted is what lets a
+write that lost a race with another request be replayed on top of the
+other request's result (see :mod:`sessions.cycle`).
 
 Lifecycle methods (:meth:`Session.regenerate`, :meth:`Session.destroy`,
 :meth:`Session.touch`, :meth:`Session.detach`) only record an intent; the
@@ -32,7 +35,14 @@ from sessions.records import SessionRecord, canonical_json
 
 __all__ = ["Session", "SessionCookie"]
 
-_EMPTY = canonical_json({})
+
+def encode_values(data: dict[str, Any]) -> dict[str, str]:
+    """The canonical JSON text of each value of ``data``, by key.
+
+    Raises:
+        TypeError, ValueError: a value is not JSON-safe.
+    """
+    return {key: canonical_json(value) for key, value in data.items()}
 
 
 class SessionCookie:
@@ -121,6 +131,7 @@ class Session(dict[str, Any]):
     """
 
     __slots__ = (
+        "_base",
         "_cookie_changed",
         "_created",
         "_default_max_age",
@@ -132,13 +143,15 @@ class Session(dict[str, Any]):
         "_id",
         "_max_age",
         "_now",
+        "_outage",
         "_persisted",
         "_regenerated",
         "_sealed",
-        "_snapshot",
         "_store_busy",
+        "_stored_expires",
         "_stored_max_age",
         "_touched",
+        "_version",
     )
 
     def __init__(
@@ -149,10 +162,12 @@ class Session(dict[str, Any]):
         genid: Callable[[], str],
         record: SessionRecord | None = None,
         max_age: int | None = None,
+        outage: BaseException | None = None,
     ) -> None:
         """Build a session: loaded from ``record``, or new and empty when
         ``record`` is ``None``. ``max_age`` is the configured cookie max-age,
-        used for new sessions."""
+        used for new sessions. ``outage`` is the store error that kept the
+        real session from loading, for a session that stands in for it."""
         super().__init__()
         self._id = session_id
         self._now = now
@@ -166,12 +181,15 @@ class Session(dict[str, Any]):
         self._sealed = False
         self._store_busy = False
         self._default_max_age = max_age
+        self._outage = outage
         if record is None:
             self._persisted = False
-            self._snapshot = _EMPTY
+            self._base: dict[str, str] = {}
+            self._version = 0
             self._created = now
             self._set_lifetime(max_age)
             self._stored_max_age = max_age
+            self._stored_expires: datetime | None = None
         else:
             self._adopt(record)
 
@@ -188,11 +206,22 @@ class Session(dict[str, Any]):
         dict.clear(self)
         dict.update(self, record.data)
         self._persisted = True
-        self._snapshot = canonical_json(record.data)
+        self._base = encode_values(record.data)
+        self._version = record.version
         self._created = record.created
         self._max_age = self._stored_max_age = record.max_age
         self._expires = record.expires if record.max_age is not None else None
+        self._stored_expires = record.expires
         self._cookie_changed = False
+
+    def _written(self, record: SessionRecord, encoded: dict[str, str]) -> None:
+        """Take ``record``, just written to the store, as what the store
+        holds. ``encoded`` is :func:`encode_values` of its data."""
+        self._persisted = True
+        self._base = encoded
+        self._version = record.version
+        self._stored_max_age = record.max_age
+        self._stored_expires = record.expires
 
     def _check_open(self) -> None:
         if self._store_busy:
@@ -214,8 +243,10 @@ class Session(dict[str, Any]):
             self._doomed.append(self._id)
         self._id = check_session_id(self._genid())
         self._persisted = False
-        self._snapshot = _EMPTY
+        self._base = {}
+        self._version = 0
         self._stored_max_age = None
+        self._stored_expires = None
         self._created = self._now
 
     # -- public API ----------------------------------------------------------
@@ -263,10 +294,11 @@ class Session(dict[str, Any]):
         The object then behaves as a new, empty session; if the handler puts
         data into it afterwards, that data is saved under a new id.
 
-        Known limitation: another request that loaded this session before
-        the destroy and saves a change after it writes the session back
-        under the old id, because the store protocol has no conditional
-        write that could refuse it. The same holds for the id that
+        A destroyed session stays destroyed: another request that loaded
+        it earlier and commits a change later finds it gone, because a
+        loaded session is only ever written back with a conditional update
+        that cannot create a record. That request's changes are dropped
+        (and logged by the adapter). The same holds for the id that
         :meth:`regenerate` retires.
         """
         self._check_open()
@@ -299,12 +331,26 @@ class Session(dict[str, Any]):
         """Whether the data differs from what the store last saw."""
         return self._data_changed()
 
+    @property
+    def is_available(self) -> bool:
+        """``False`` when the store could not be reached as the request
+        began and ``SessionConfig.store_outage="read_only"`` let the request
+        go on with this empty stand-in. Reading it is fine; changing it (or
+        calling a lifecycle method) fails the request when it commits."""
+        return self._outage is None
+
     def _data_changed(self) -> bool:
+        base = self._base
+        if len(self) != len(base):
+            return True
         try:
-            return canonical_json(self) != self._snapshot
+            for key, value in self.items():
+                if base.get(key) != canonical_json(value):
+                    return True
         except (TypeError, ValueError, RecursionError):
             # Not JSON-safe: certainly changed; the save reports the key.
             return True
+        return False
 
     def __repr__(self) -> str:
         return f"Session({dict.__repr__(self)})"

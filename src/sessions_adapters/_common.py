@@ -5,13 +5,20 @@ from __future__ import annotations
 import contextlib
 import logging
 
+from sessions.cycle import ChangesDropped
 from sessions.errors import SessionCommittedError
 from sessions.runner import AsyncRunner, SyncRunner
 
 
-class WithheldCookieLog:
-    """Logs cookies that could not be sent: a warning the first time (it
-    usually means a missing ``trust_proxy``), then at debug level."""
+class CommitLog:
+    """Logs what a request's session cycle reports besides its headers.
+
+    A cookie that could not be sent is a warning the first time (it usually
+    means a missing ``trust_proxy``), then debug. Changes dropped because
+    another request ended the session are a warning each time. A store
+    outage that ``store_outage="read_only"`` let a request survive is an
+    error, with the store's exception.
+    """
 
     __slots__ = ("_logger", "_warned")
 
@@ -20,16 +27,25 @@ class WithheldCookieLog:
         self._warned = False
 
     def report(self, runner: SyncRunner | AsyncRunner) -> None:
-        for reason in runner.withheld:
-            if self._warned:
-                self._logger.debug("session cookie not sent: %s", reason)
-                continue
-            self._warned = True
-            self._logger.warning(
-                "session cookie not sent (%s): cookie.secure=True needs HTTPS; "
-                "behind a TLS-terminating proxy set trust_proxy=True",
-                reason,
+        logger = self._logger
+        for error in runner.outage:
+            logger.error(
+                "the session store could not be reached; the request went on "
+                "without its session (store_outage='read_only')",
+                exc_info=error,
             )
+        for notice in runner.notices:
+            if isinstance(notice, ChangesDropped):
+                logger.warning("session changes not stored: %s", notice.reason)
+            elif self._warned:
+                logger.debug("session cookie not sent: %s", notice.reason)
+            else:
+                self._warned = True
+                logger.warning(
+                    "session cookie not sent (%s): cookie.secure=True needs "
+                    "HTTPS; behind a TLS-terminating proxy set trust_proxy=True",
+                    notice.reason,
+                )
 
 
 def finish_after_error(runner: SyncRunner | AsyncRunner) -> None:

@@ -39,7 +39,7 @@ from sessions.signing import IdSigner
 from sessions.stores.base import AsyncStore
 from sessions.stores.memory import MemoryStore
 from sessions_adapters._common import (
-    WithheldCookieLog,
+    CommitLog,
     finish_after_error,
     finish_cycle,
 )
@@ -98,14 +98,14 @@ def session_middleware(
     """
     resolved = async_store(store)
     signer = IdSigner(config.secret)
-    withheld = WithheldCookieLog(logger)
+    commit_log = CommitLog(logger)
 
     async def commit(runner: AsyncRunner, headers: CIMultiDict[str]) -> None:
         if runner.cycle.state in _COMMITTED:
             return  # a streamed response was committed when it was prepared
         for value in await runner.commit():
             headers.add("Set-Cookie", value)
-        withheld.report(runner)
+        commit_log.report(runner)
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:

@@ -44,7 +44,7 @@ from sessions.signing import IdSigner
 from sessions.stores.base import AsyncStore
 from sessions.stores.memory import MemoryStore
 from sessions_adapters._common import (
-    WithheldCookieLog,
+    CommitLog,
     finish_after_error,
     finish_cycle,
 )
@@ -128,7 +128,7 @@ class SessionMiddleware:
         self.store = async_store(store)
         self.clock = clock
         self._signer = IdSigner(config.secret)
-        self._withheld = WithheldCookieLog(logger)
+        self._commit_log = CommitLog(logger)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -163,7 +163,7 @@ class SessionMiddleware:
                 if session is not None and scope.get("session") is None:
                     session.detach()
                 cookies = await runner.commit()
-                self._withheld.report(runner)
+                self._commit_log.report(runner)
                 if cookies:
                     message = dict(message)
                     message["headers"] = [

@@ -50,7 +50,7 @@ from sessions.runner import AsyncRunner, AsyncSession, async_store, utc_now
 from sessions.signing import IdSigner
 from sessions.stores.base import AsyncStore
 from sessions_adapters._common import (
-    WithheldCookieLog,
+    CommitLog,
     finish_after_error,
     finish_cycle,
 )
@@ -73,7 +73,7 @@ class _ApplicationSessions:
         self.store: AsyncStore = async_store(settings.get("session_store"))
         self.signer = IdSigner(config.secret)
         self.clock = settings.get("session_clock", utc_now)
-        self.withheld = WithheldCookieLog(logger)
+        self.commit_log = CommitLog(logger)
 
 
 _per_application: weakref.WeakKeyDictionary[Application, _ApplicationSessions] = (
@@ -172,7 +172,7 @@ class SessionMixin(RequestHandler):
             raise
         for value in cookies:
             self.add_header("Set-Cookie", value)
-        _sessions_of(self.application).withheld.report(runner)
+        _sessions_of(self.application).commit_log.report(runner)
 
     def _after_commit(
         self, gate: asyncio.Future[None], then: Callable[[], Awaitable[None]]

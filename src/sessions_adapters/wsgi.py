@@ -36,7 +36,7 @@ from sessions.runner import SyncRunner, SyncSession, sync_store, utc_now
 from sessions.signing import IdSigner
 from sessions.stores.base import Store
 from sessions_adapters._common import (
-    WithheldCookieLog,
+    CommitLog,
     finish_after_error,
     finish_cycle,
 )
@@ -138,7 +138,7 @@ class SessionMiddleware:
         self.store = sync_store(store)
         self.clock = clock
         self._signer = IdSigner(config.secret)
-        self._withheld = WithheldCookieLog(logger)
+        self._commit_log = CommitLog(logger)
 
     def __call__(
         self, environ: WSGIEnvironment, start_response: StartResponse
@@ -168,7 +168,7 @@ class SessionMiddleware:
                 if session is not None and environ.get(ENVIRON_KEY) is None:
                     session.detach()
                 cookies = runner.commit()
-                self._withheld.report(runner)
+                self._commit_log.report(runner)
             headers = [*headers, *(("Set-Cookie", value) for value in cookies)]
             return start_response(status, headers, exc_info)
 
