@@ -78,7 +78,9 @@ class SpyStore:
     """A :class:`~sessions.MemoryStore` that records what is asked of it.
 
     Only calls made through the :class:`~sessions.Store` methods are
-    recorded; :meth:`seed` and :meth:`peek` reach the records without
+    recorded, and a conditional ``update`` is recorded (and scripted) as
+    ``"set"``: either is a write of session data, which is what the
+    behaviour tests count, delay and break; :meth:`seed` and :meth:`peek` reach the records without
     leaving a trace. The store's clock can be moved forward with
     :meth:`advance`, so expiry is tested without waiting.
     """
@@ -134,6 +136,7 @@ class SpyStore:
                 expires=now + timedelta(seconds=expires_in),
                 max_age=max_age,
                 created=now,
+                version=1,
             ),
         )
 
@@ -204,13 +207,19 @@ class SpyStore:
         self._enter("set", session_id)
         self.memory.set(session_id, record)
 
+    def update(
+        self, session_id: str, record: SessionRecord, expected_version: int
+    ) -> bool:
+        self._enter("set", session_id)
+        return self.memory.update(session_id, record, expected_version)
+
     def destroy(self, session_id: str) -> None:
         self._enter("destroy", session_id)
         self.memory.destroy(session_id)
 
-    def touch(self, session_id: str, expires: datetime) -> None:
+    def touch(self, session_id: str, expires: datetime) -> bool:
         self._enter("touch", session_id)
-        self.memory.touch(session_id, expires)
+        return self.memory.touch(session_id, expires)
 
 
 class AsyncSpyStore:
@@ -243,13 +252,19 @@ class AsyncSpyStore:
         await self._enter("set", session_id)
         self.spy.memory.set(session_id, record)
 
+    async def update(
+        self, session_id: str, record: SessionRecord, expected_version: int
+    ) -> bool:
+        await self._enter("set", session_id)
+        return self.spy.memory.update(session_id, record, expected_version)
+
     async def destroy(self, session_id: str) -> None:
         await self._enter("destroy", session_id)
         self.spy.memory.destroy(session_id)
 
-    async def touch(self, session_id: str, expires: datetime) -> None:
+    async def touch(self, session_id: str, expires: datetime) -> bool:
         await self._enter("touch", session_id)
-        self.spy.memory.touch(session_id, expires)
+        return self.spy.memory.touch(session_id, expires)
 
 
 # -- what a test application reports -----------------------------------------------

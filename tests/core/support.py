@@ -1,8 +1,8 @@
 """Driving the core by hand, the way an adapter does, with a fixed clock.
 
 Nothing here sleeps or reads the real clock: every moment is :data:`NOW`
-plus an explicit offset, and a store is a plain dictionary that applies the
-cycle's effects in the order they come.
+plus an explicit offset, and a store is a plain dictionary that answers the
+cycle's store operations in the order they come.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
+
+import attrs
 
 from sessions import CookieOptions, SessionConfig, SessionRecord
 from sessions.cookies import SetCookie as ParsedCookie
@@ -24,7 +26,10 @@ from sessions.cycle import (
     Save,
     SessionCycle,
     SetCookie,
+    StoreAnswer,
+    StoreOperation,
     Touch,
+    Update,
 )
 from sessions.session import Session
 from sessions.signing import IdSigner
@@ -60,12 +65,14 @@ def make_record(
     expires: datetime = NOW + timedelta(seconds=60),
     max_age: int | None = 60,
     created: datetime = NOW - timedelta(hours=1),
+    version: int = 1,
 ) -> SessionRecord:
     return SessionRecord(
         data={} if data is None else data,
         expires=expires,
         max_age=max_age,
         created=created,
+        version=version,
     )
 
 
@@ -86,7 +93,7 @@ def facts(
 
 
 class DictStore:
-    """Records by id; :meth:`apply` carries out store effects in order."""
+    """Records by id; :meth:`answer` carries out one store operation."""
 
     def __init__(self, records: dict[str, SessionRecord] | None = None) -> None:
         self.records: dict[str, SessionRecord] = dict(records or {})
@@ -96,20 +103,41 @@ class DictStore:
         self.lookups.append(session_id)
         return self.records.get(session_id)
 
-    def apply(self, effects: Iterable[Effect]) -> None:
-        for effect in effects:
-            if isinstance(effect, Save):
-                self.records[effect.session_id] = effect.record
-            elif isinstance(effect, Destroy):
-                self.records.pop(effect.session_id, None)
-            elif isinstance(effect, Touch) and effect.session_id in self.records:
-                old = self.records[effect.session_id]
-                self.records[effect.session_id] = SessionRecord(
-                    data=old.data,
-                    expires=effect.expires,
-                    max_age=old.max_age,
-                    created=old.created,
-                )
+    def answer(self, operation: StoreOperation) -> StoreAnswer:
+        records = self.records
+        key = operation.session_id
+        if isinstance(operation, LoadSession):
+            return self.get(key)
+        if isinstance(operation, Save):
+            records[key] = operation.record
+        elif isinstance(operation, Update):
+            held = records.get(key)
+            if held is None or held.version != operation.expected_version:
+                return False
+            records[key] = operation.record
+            return True
+        elif isinstance(operation, Destroy):
+            records.pop(key, None)
+        elif isinstance(operation, Touch):
+            if key not in records:
+                return False
+            old = records[key]
+            records[key] = attrs.evolve(old, expires=operation.expires)
+            return True
+        return None
+
+
+def run_operations(
+    cycle: SessionCycle, store: DictStore, first: StoreOperation | None
+) -> list[StoreOperation]:
+    """Answer ``first`` and every operation that follows it from ``store``;
+    return them all, in order."""
+    done: list[StoreOperation] = []
+    operation = first
+    while operation is not None:
+        done.append(operation)
+        operation = cycle.receive_result(store.answer(operation))
+    return done
 
 
 def open_session(
@@ -130,11 +158,13 @@ def open_session(
 def commit(
     cycle: SessionCycle, store: DictStore, now: datetime = NOW
 ) -> tuple[Effect, ...]:
-    """Run the commit: take the effects, apply the store ones, end it."""
-    effects = cycle.begin_commit(now)
-    store.apply(effects)
-    cycle.end_commit()
-    return effects
+    """Run the commit as an adapter does: answer every store operation from
+    ``store``, end it; return the store operations that ran (lookups left
+    out), then the header effects."""
+    ran = run_operations(cycle, store, cycle.begin_commit(now))
+    headers = cycle.end_commit()
+    writes = [operation for operation in ran if not isinstance(operation, LoadSession)]
+    return (*writes, *headers)
 
 
 def of_type(kind: type[_EffectT], effects: Iterable[object]) -> list[_EffectT]:

@@ -28,13 +28,17 @@ from sessions import (
     SessionNotFoundError,
     SessionReady,
     SetCookie,
+    StoreError,
     Touch,
+    Update,
     UsageError,
 )
 from sessions.cookies import SetCookie as ParsedCookie
 from sessions.cycle import (
     MAX_CANDIDATES,
     MAX_COOKIE_VALUES,
+    ChangesDropped,
+    StoreOperation,
     forwarded_secure,
     path_matches,
     request_path,
@@ -51,6 +55,7 @@ from .support import (
     make_record,
     of_type,
     open_session,
+    run_operations,
     seconds,
     sent_cookie,
     sign,
@@ -112,8 +117,8 @@ def test_a_request_outside_the_cookie_path_gets_no_session_at_all() -> None:
     cycle = SessionCycle(config)
 
     assert cycle.receive_request(facts(COOKIE, path="/foo/barbaz")) == NoSession()
-    assert cycle.begin_commit(NOW) == ()
-    cycle.end_commit()
+    assert cycle.begin_commit(NOW) is None
+    assert cycle.end_commit() == ()
     cycle.finish()
 
     assert store.lookups == []
@@ -539,10 +544,15 @@ def test_a_read_only_browser_session_only_restarts_its_idle_timeout() -> None:
 
 
 def test_resave_writes_an_unchanged_session_but_sends_no_cookie() -> None:
-    store = stored_abc()
+    store = stored_abc(version=7)
     cycle, _ = start(make_config(resave=True, cookie=PERSISTENT), store, COOKIE)
     effects = commit(cycle, store)
-    assert [type(effect) for effect in effects] == [Save]
+    assert [type(effect) for effect in effects] == [Update]
+    # A loaded session is written only if the store still holds what it read.
+    (update,) = of_type(Update, effects)
+    assert (update.session_id, update.expected_version) == ("abc", 7)
+    assert update.record.version == 8
+    assert store.records["abc"] == update.record
 
 
 def test_rolling_resends_the_cookie_and_moves_the_stored_expiry_with_it() -> None:
@@ -555,7 +565,7 @@ def test_rolling_resends_the_cookie_and_moves_the_stored_expiry_with_it() -> Non
     assert cookie.max_age == 60
     assert expiry_of(cookie) == later + seconds(60)
     assert of_type(Touch, effects) == [Touch("abc", later + seconds(60))]
-    assert of_type(Save, effects) == []
+    assert of_type(Save, effects) == of_type(Update, effects) == []
 
 
 def test_rolling_browser_cookie_gets_no_expiry_but_the_store_is_refreshed() -> None:
@@ -574,10 +584,13 @@ def test_a_change_is_saved_and_resent_with_one_expiry_for_cookie_and_store() -> 
     later = NOW + seconds(5)
     effects = commit(cycle, store, later)
 
-    assert [type(effect) for effect in effects] == [Save, SetCookie]
-    (save,) = of_type(Save, effects)
-    assert save.record.data == {"user": "ada", "cart": [1]}
-    assert save.record.expires == expiry_of(sent_cookie(effects)) == later + seconds(60)
+    assert [type(effect) for effect in effects] == [Update, SetCookie]
+    (update,) = of_type(Update, effects)
+    assert update.expected_version == 1
+    assert update.record.data == {"user": "ada", "cart": [1]}
+    assert (
+        update.record.expires == expiry_of(sent_cookie(effects)) == later + seconds(60)
+    )
 
 
 def test_a_nested_in_place_change_is_saved() -> None:
@@ -600,7 +613,8 @@ def test_a_browser_session_cookie_is_sent_once_when_the_session_is_created() -> 
     session["visits"] = 2
     second = commit(cycle, store)
     assert headers_of(second) == []
-    assert [type(effect) for effect in second] == [Save]
+    assert [type(effect) for effect in second] == [Update]
+    assert of_type(Update, second)[0].expected_version == 1
 
 
 def test_modify_modify_read_modify_sends_three_cookies_and_three_writes() -> None:
@@ -608,17 +622,20 @@ def test_modify_modify_read_modify_sends_three_cookies_and_three_writes() -> Non
     store = DictStore()
     cookie = ""
     cookies_sent: list[bool] = []
-    saves = 0
+    writes: list[Save | Update] = []
     for step, changes in enumerate([True, True, False, True]):
         cycle, session = start(config, store, *([cookie] if cookie else []))
         if changes:
             session["step"] = step
         effects = commit(cycle, store, NOW + seconds(step))
         cookies_sent.append(bool(headers_of(effects)))
-        saves += len(of_type(Save, effects))
+        writes += [e for e in effects if isinstance(e, (Save, Update))]
         cookie = f"sid={sign(session.id)}"
     assert cookies_sent == [True, True, False, True]
-    assert saves == 3
+    # Created once, then each change is conditional on the version before it.
+    assert [type(write) for write in writes] == [Save, Update, Update]
+    assert [write.record.version for write in writes] == [1, 2, 3]
+    assert [update.expected_version for update in of_type(Update, writes)] == [1, 2]
     assert len(store.records) == 1
 
 
@@ -641,9 +658,10 @@ def test_a_new_cookie_max_age_changes_this_response_and_sticks() -> None:
 
     cookie = sent_cookie(effects)
     assert cookie.max_age == 5000
-    (save,) = of_type(Save, effects)
-    assert save.record.max_age == 5000
-    assert save.record.expires == expiry_of(cookie) == NOW + seconds(5000)
+    (update,) = of_type(Update, effects)
+    assert update.expected_version == 1
+    assert update.record.max_age == 5000
+    assert update.record.expires == expiry_of(cookie) == NOW + seconds(5000)
 
     later = NOW + seconds(100)
     cycle, session = start(config, store, COOKIE, now=later)
@@ -661,9 +679,10 @@ def test_cookie_expires_none_makes_a_browser_session_cookie_from_then_on() -> No
 
     cookie = sent_cookie(effects)
     assert (cookie.max_age, cookie.expires) == (None, None)
-    (save,) = of_type(Save, effects)
-    assert save.record.max_age is None
-    assert save.record.expires == NOW + seconds(600)
+    (update,) = of_type(Update, effects)
+    assert update.expected_version == 1
+    assert update.record.max_age is None
+    assert update.record.expires == NOW + seconds(600)
 
     cycle, session = start(config, store, COOKIE)
     assert session.cookie.expires is None
@@ -842,12 +861,19 @@ def test_a_secure_cookie_is_not_cleared_over_a_plain_request() -> None:
 # -- explicit save and reload --------------------------------------------------
 
 
-def explicit_save(cycle: SessionCycle, store: DictStore, now: datetime = NOW) -> Save:
-    save = cycle.begin_save(now)
-    assert save is not None
-    store.apply([save])
+def explicit_save(
+    cycle: SessionCycle, store: DictStore, now: datetime = NOW
+) -> Save | Update:
+    """Run an explicit save as an adapter does; return its first write."""
+    write = cycle.begin_save(now)
+    assert write is not None
+    run_operations(cycle, store, write)
     cycle.end_save()
-    return save
+    return write
+
+
+def outage() -> StoreError:
+    return StoreError("the store is unreachable")
 
 
 def test_an_explicit_save_with_no_later_change_is_the_only_save_of_the_request() -> (
@@ -857,11 +883,13 @@ def test_an_explicit_save_with_no_later_change_is_the_only_save_of_the_request()
     cycle, session = start(make_config(), store)
     session["user"] = "ada"
     save = explicit_save(cycle, store)
+    assert isinstance(save, Save), "a new id is created, not updated"
     assert save.record.data == {"user": "ada"}
+    assert save.record.version == 1
     assert not session.is_new
 
     effects = commit(cycle, store)
-    assert of_type(Save, effects) == []
+    assert of_type(Save, effects) == of_type(Update, effects) == []
     assert len(headers_of(effects)) == 1, "the client does not hold the id yet"
 
 
@@ -872,8 +900,10 @@ def test_an_explicit_save_then_another_change_saves_everything_again() -> None:
     explicit_save(cycle, store)
     session["b"] = 2
     effects = commit(cycle, store)
-    (save,) = of_type(Save, effects)
-    assert save.record.data == {"a": 1, "b": 2}
+    assert of_type(Save, effects) == []
+    (update,) = of_type(Update, effects)
+    assert update.record.data == {"a": 1, "b": 2}
+    assert (update.expected_version, update.record.version) == (1, 2)
 
 
 def test_after_an_explicit_save_the_store_expiry_follows_the_cookie_sent_later() -> (
@@ -888,18 +918,68 @@ def test_after_an_explicit_save_the_store_expiry_follows_the_cookie_sent_later()
 
     assert expiry_of(sent_cookie(effects)) == later + seconds(60)
     assert store.records[session.id].expires == later + seconds(60)
-    assert of_type(Save, effects) == []
+    assert of_type(Save, effects) == of_type(Update, effects) == []
+
+
+def test_an_explicit_save_of_a_loaded_session_is_conditional_on_its_version() -> None:
+    store = stored_abc(version=4)
+    cycle, session = start(make_config(), store, COOKIE)
+    session["cart"] = [1]
+    update = explicit_save(cycle, store)
+    assert update == Update("abc", update.record, 4)
+    assert update.record.version == 5
+    assert store.records["abc"] == update.record
+
+    # The next write of the request names the version the save produced.
+    session["cart"].append(2)
+    (update,) = of_type(Update, commit(cycle, store))
+    assert (update.expected_version, update.record.version) == (5, 6)
 
 
 def test_a_failed_explicit_save_leaves_the_save_to_the_commit() -> None:
     store = DictStore()
     cycle, session = start(make_config(), store)
     session["user"] = "ada"
-    cycle.begin_save(NOW)
-    cycle.end_save(ok=False)
+    save = cycle.begin_save(NOW)
+    assert isinstance(save, Save)
+    error = outage()
+    with pytest.raises(StoreError) as caught:
+        cycle.receive_error(error)
+    assert caught.value is error
     assert cycle.state is CycleState.ACTIVE
     assert session.is_new
+    assert store.records == {}
     assert len(of_type(Save, commit(cycle, store))) == 1
+    assert store.records[session.id].data == {"user": "ada"}
+
+
+def test_a_failed_late_save_returns_to_the_committed_state() -> None:
+    store = stored_abc()
+    cycle, session = start(make_config(), store, COOKIE)
+    commit(cycle, store)
+    session["late"] = True
+    assert isinstance(cycle.begin_save(NOW), Update)
+    assert cycle.state is CycleState.LATE_SAVING
+    error = outage()
+    with pytest.raises(StoreError) as caught:
+        cycle.receive_error(error)
+    assert caught.value is error
+    assert cycle.state is CycleState.COMMITTED
+    assert store.records["abc"].data == {"user": "ada"}
+    # The change is still unsaved, and finishing says so.
+    with pytest.raises(SessionCommittedError):
+        cycle.finish()
+
+
+def test_end_save_before_the_save_ran_is_a_usage_error() -> None:
+    store = DictStore()
+    cycle, session = start(make_config(), store)
+    session["user"] = "ada"
+    assert cycle.begin_save(NOW) is not None
+    with pytest.raises(UsageError):
+        cycle.end_save()
+    assert cycle.state is CycleState.ERROR
+    assert store.records == {}
 
 
 def test_an_explicit_save_of_data_json_cannot_carry_leaves_the_request_usable() -> None:
@@ -928,6 +1008,18 @@ def test_reload_replaces_the_data_with_what_the_store_holds_now() -> None:
     assert commit(cycle, store) == ()
 
 
+def test_a_write_after_reload_is_conditional_on_the_version_reloaded() -> None:
+    store = stored_abc()
+    cycle, session = start(make_config(), store, COOKIE)
+    store.records["abc"] = make_record({"user": "grace"}, version=3)
+    assert cycle.begin_reload() == LoadSession("abc")
+    cycle.end_reload(store.get("abc"))
+    session["visits"] = 1
+    (update,) = of_type(Update, commit(cycle, store))
+    assert update.expected_version == 3
+    assert store.records["abc"].data == {"user": "grace", "visits": 1}
+
+
 @pytest.mark.parametrize("record", [None, make_record(expires=NOW)])
 def test_reload_of_a_session_the_store_lost_raises_and_keeps_the_data(
     record: Any,
@@ -944,10 +1036,17 @@ def test_reload_of_a_session_the_store_lost_raises_and_keeps_the_data(
 def test_a_failed_reload_returns_to_the_handler_unchanged() -> None:
     store = stored_abc()
     cycle, session = start(make_config(), store, COOKIE)
+    session["scratch"] = True
     cycle.begin_reload()
-    cycle.end_reload(None, ok=False)
+    error = outage()
+    with pytest.raises(StoreError) as caught:
+        cycle.receive_error(error)
+    assert caught.value is error
     assert cycle.state is CycleState.ACTIVE
-    assert session == {"user": "ada"}
+    assert session == {"user": "ada", "scratch": True}
+    # The request goes on as if the reload had not been asked for.
+    (update,) = of_type(Update, commit(cycle, store))
+    assert update.record.data == {"user": "ada", "scratch": True}
 
 
 def change_id_or_lifetime(session: Session, call: str) -> None:
@@ -967,18 +1066,20 @@ def test_id_and_lifetime_changes_wait_for_a_running_save_or_reload(
     store = stored_abc()
     cycle, session = start(make_config(), store, COOKIE)
     if running == "save":
-        cycle.begin_save(NOW)
+        update = cycle.begin_save(NOW)
+        assert isinstance(update, Update)
+        assert update.expected_version == 1
     else:
-        cycle.begin_reload()
+        assert cycle.begin_reload() == LoadSession("abc")
 
     with pytest.raises(UsageError, match="still running"):
         change_id_or_lifetime(session, call)
     assert session.id == "abc"
 
-    if running == "save":
-        cycle.end_save(ok=False)
-    else:
-        cycle.end_reload(None, ok=False)
+    # A failure ends the running operation as surely as success does.
+    with pytest.raises(StoreError):
+        cycle.receive_error(outage())
+    assert cycle.state is CycleState.ACTIVE
     session.regenerate(keep_data=True)
     assert session.id != "abc"
 
@@ -987,12 +1088,13 @@ def test_a_session_saved_explicitly_is_never_counted_stored_under_another_id() -
     store = DictStore()
     cycle, session = start(make_config(), store)
     save = cycle.begin_save(NOW)
-    assert save is not None
+    assert isinstance(save, Save)
     with pytest.raises(UsageError):
         session.regenerate()
-    store.apply([save])
+    assert run_operations(cycle, store, save) == [save]
     cycle.end_save()
     commit(cycle, store)
+    assert session.id == save.session_id
     assert session.id in store.records
 
 
@@ -1013,7 +1115,9 @@ def test_a_change_after_commit_that_is_saved_is_persisted() -> None:
     cycle, session = start(make_config(), store, COOKIE)
     commit(cycle, store)
     session["late"] = True
-    explicit_save(cycle, store)
+    update = explicit_save(cycle, store)
+    assert isinstance(update, Update)
+    assert update.expected_version == 1
     cycle.finish()
     assert store.records["abc"].data == {"user": "ada", "late": True}
     assert cycle.state is CycleState.CLOSED
@@ -1041,13 +1145,241 @@ def test_an_unchanged_session_finishes_quietly() -> None:
 def test_lifecycle_calls_while_the_commit_runs_are_refused() -> None:
     store = DictStore({"abc": make_record({})})
     cycle, session = start(make_config(resave=True), store, COOKIE)
-    effects = cycle.begin_commit(NOW)
+    update = cycle.begin_commit(NOW)
+    assert isinstance(update, Update)
     with pytest.raises(SessionCommittedError):
         session.regenerate()
-    store.apply(effects)
-    cycle.end_commit()
+    assert run_operations(cycle, store, update) == [update]
+    assert cycle.end_commit() == ()
     cycle.finish()
     assert session.id == "abc"
+
+
+# -- the commit's conversation with the store ----------------------------------
+
+
+def test_the_commit_hands_out_one_store_operation_per_answer_in_order() -> None:
+    config = make_config()
+    store = stored_abc()
+    cycle, session = start(config, store, COOKIE)
+    session.regenerate(keep_data=True)
+
+    save = cycle.begin_commit(NOW)
+    assert isinstance(save, Save)
+    assert save.session_id == session.id != "abc"
+    assert save.record.version == 1
+    assert cycle.state is CycleState.COMMITTING
+    assert cycle.receive_result(store.answer(save)) == Destroy("abc")
+    assert cycle.receive_result(store.answer(Destroy("abc"))) is None
+    (header,) = cycle.end_commit()
+    assert isinstance(header, SetCookie)
+    assert cycle.state is CycleState.COMMITTED
+    assert set(store.records) == {session.id}
+
+
+def test_end_commit_before_the_store_operations_ran_is_a_usage_error() -> None:
+    store = DictStore()
+    cycle, session = start(make_config(), store)
+    session["user"] = "ada"
+    assert isinstance(cycle.begin_commit(NOW), Save)
+    with pytest.raises(UsageError):
+        cycle.end_commit()
+    assert cycle.state is CycleState.ERROR
+
+
+@pytest.mark.parametrize("answer", [None, True, False])
+def test_an_answer_when_no_operation_is_waiting_is_a_usage_error(
+    answer: bool | None,
+) -> None:
+    store = stored_abc()
+    cycle, session = start(make_config(), store, COOKIE)
+    session["cart"] = [1]
+    update = cycle.begin_commit(NOW)
+    assert isinstance(update, Update)
+    assert cycle.receive_result(store.answer(update)) is None
+    with pytest.raises(UsageError):
+        cycle.receive_result(answer)
+    assert cycle.state is CycleState.ERROR
+
+
+@pytest.mark.parametrize("when", ["active", "committed"])
+def test_an_answer_or_error_outside_a_save_or_commit_is_a_usage_error(
+    when: str,
+) -> None:
+    for report in (
+        lambda c: c.receive_result(None),
+        lambda c: c.receive_error(outage()),
+    ):
+        store = stored_abc()
+        cycle, _ = start(make_config(), store, COOKIE)
+        if when == "committed":
+            commit(cycle, store)
+        with pytest.raises(UsageError):
+            report(cycle)
+        assert cycle.state is CycleState.ERROR
+
+
+@pytest.mark.parametrize("failing", [Save, Destroy])
+def test_a_store_error_during_the_commit_is_reraised_and_sends_no_cookie(
+    failing: type[StoreOperation],
+) -> None:
+    store = stored_abc()
+    cycle, session = start(make_config(), store, COOKIE)
+    session.regenerate()
+    session["user"] = "grace"
+    operation = cycle.begin_commit(NOW)
+    while not isinstance(operation, failing):
+        assert operation is not None
+        operation = cycle.receive_result(store.answer(operation))
+
+    error = outage()
+    with pytest.raises(StoreError) as caught:
+        cycle.receive_error(error)
+    assert caught.value is error
+    assert cycle.state is CycleState.ERROR
+    with pytest.raises(UsageError):
+        cycle.end_commit()
+    cycle.finish()
+    assert cycle.state is CycleState.ERROR
+
+
+def test_a_failed_touch_fails_the_commit_by_default() -> None:
+    store = stored_abc(max_age=None)
+    cycle, _ = start(make_config(), store, COOKIE)
+    touch = cycle.begin_commit(NOW)
+    assert isinstance(touch, Touch)
+    with pytest.raises(StoreError):
+        cycle.receive_error(outage())
+    assert cycle.state is CycleState.ERROR
+
+
+def test_read_only_tolerates_a_failed_touch_and_withholds_the_renewed_cookie() -> None:
+    store = stored_abc(max_age=None)
+    config = make_config(rolling=True, store_outage="read_only")
+    cycle, _ = start(config, store, COOKIE)
+    touch = cycle.begin_commit(NOW)
+    assert isinstance(touch, Touch)
+    assert cycle.receive_error(outage()) is None
+    (notice,) = cycle.end_commit()
+    assert isinstance(notice, ChangesDropped)
+    assert cycle.state is CycleState.COMMITTED
+    assert store.records["abc"] == make_record({"user": "ada"}, max_age=None)
+
+
+# -- the store failing while loading ---------------------------------------------
+
+
+def test_a_store_error_while_loading_is_reraised_by_default() -> None:
+    cycle = SessionCycle(make_config())
+    assert cycle.receive_request(facts(COOKIE)) == LoadSession("abc")
+    error = outage()
+    with pytest.raises(StoreError) as caught:
+        cycle.load_failed(error)
+    assert caught.value is error
+    assert cycle.state is CycleState.ERROR
+    assert cycle.session is None
+
+
+def stand_in(store: DictStore, **options: Any) -> tuple[SessionCycle, Session]:
+    """A cycle whose lookup of ``abc`` failed, under ``read_only``."""
+    cycle = SessionCycle(make_config(store_outage="read_only", **options))
+    assert cycle.receive_request(facts(COOKIE)) == LoadSession("abc")
+    ready = cycle.load_failed(outage())
+    assert cycle.state is CycleState.ACTIVE
+    return cycle, ready.session
+
+
+def test_read_only_goes_on_with_a_stand_in_that_writes_and_sends_nothing() -> None:
+    store = stored_abc()
+    cycle, session = stand_in(store, rolling=True, save_uninitialized=True)
+    assert not session.is_available
+    assert session.is_new
+    assert session.id != "abc"
+    assert session == {}
+
+    # No cookie that would replace the client's, no record for the stand-in.
+    assert commit(cycle, store) == ()
+    cycle.finish()
+    assert store.records == {"abc": make_record({"user": "ada"})}
+
+
+@pytest.mark.parametrize("change", ["data", "regenerate", "touch", "destroy"])
+def test_a_changed_stand_in_fails_the_commit(change: str) -> None:
+    store = stored_abc()
+    cycle, session = stand_in(store)
+    if change == "data":
+        session["user"] = "mallory"
+    else:
+        getattr(session, change)()
+    with pytest.raises(StoreError):
+        cycle.begin_commit(NOW)
+    assert cycle.state is CycleState.ERROR
+    assert store.records == {"abc": make_record({"user": "ada"})}
+
+
+def test_a_stand_in_cannot_be_saved_or_reloaded() -> None:
+    store = stored_abc()
+    cycle, session = stand_in(store)
+    session["user"] = "mallory"
+    with pytest.raises(StoreError):
+        cycle.begin_save(NOW)
+    assert cycle.state is CycleState.ACTIVE
+    with pytest.raises(StoreError):
+        cycle.begin_reload()
+    assert cycle.state is CycleState.ACTIVE
+
+
+# -- misuse during a reload, and changes made while a write is in flight -------
+
+
+def test_receive_result_during_a_reload_is_a_usage_error() -> None:
+    store = stored_abc()
+    cycle, _ = start(make_config(), store, COOKIE)
+    lookup = cycle.begin_reload()
+    with pytest.raises(UsageError):
+        cycle.receive_result(store.answer(lookup))
+    assert cycle.state is CycleState.ERROR
+
+
+@pytest.mark.parametrize("call", ["save", "reload"])
+def test_saving_or_reloading_a_stand_in_during_the_commit_is_a_usage_error(
+    call: str,
+) -> None:
+    store = stored_abc()
+    cycle, _ = stand_in(store)
+    assert cycle.begin_commit(NOW) is None
+    with pytest.raises(UsageError):
+        if call == "save":
+            cycle.begin_save(NOW)
+        else:
+            cycle.begin_reload()
+    assert cycle.state is CycleState.ERROR
+
+
+@pytest.mark.parametrize("during", ["save", "commit"])
+def test_a_change_made_while_a_write_is_in_flight_survives_its_replay(
+    during: str,
+) -> None:
+    store = stored_abc()
+    cycle, session = start(make_config(), store, COOKIE)
+    session["cart"] = [1]
+    # Another request writes first, so this request's write is replayed.
+    store.records["abc"] = make_record({"user": "ada", "theme": "dark"}, version=2)
+    first = cycle.begin_save(NOW) if during == "save" else cycle.begin_commit(NOW)
+    session["late"] = True  # changed while the write is in flight
+    ran = run_operations(cycle, store, first)
+    assert [type(operation) for operation in ran] == [Update, LoadSession, Update]
+
+    if during == "save":
+        cycle.end_save()
+        commit(cycle, store)
+        cycle.finish()
+        assert store.records["abc"].data["late"] is True
+    else:
+        cycle.end_commit()
+        # Changed after the response started and never saved: not silently.
+        with pytest.raises(SessionCommittedError):
+            cycle.finish()
 
 
 # -- errors --------------------------------------------------------------------
@@ -1070,9 +1402,14 @@ def test_fail_makes_every_later_call_a_usage_error_except_finish() -> None:
     for call in (
         lambda: cycle.begin_commit(NOW),
         lambda: cycle.begin_save(NOW),
+        cycle.end_save,
         cycle.begin_reload,
+        lambda: cycle.end_reload(None),
         cycle.end_commit,
         lambda: cycle.receive_request(facts()),
+        lambda: cycle.receive_result(None),
+        lambda: cycle.receive_error(outage()),
+        lambda: cycle.load_failed(outage()),
     ):
         with pytest.raises(UsageError):
             call()

@@ -224,13 +224,20 @@ class RecordingStore(MemoryStore):
         self.operations.append(("set", session_id, record.expires))
         super().set(session_id, record)
 
+    def update(
+        self, session_id: str, record: SessionRecord, expected_version: int
+    ) -> bool:
+        # Recorded as a "set": what the properties check is any data write.
+        self.operations.append(("set", session_id, record.expires))
+        return super().update(session_id, record, expected_version)
+
     def destroy(self, session_id: str) -> None:
         self.operations.append(("destroy", session_id, None))
         super().destroy(session_id)
 
-    def touch(self, session_id: str, expires: datetime) -> None:
+    def touch(self, session_id: str, expires: datetime) -> bool:
         self.operations.append(("touch", session_id, expires))
-        super().touch(session_id, expires)
+        return super().touch(session_id, expires)
 
 
 def act(session: SyncSession, action: str, counter: int) -> None:

@@ -15,6 +15,7 @@ from sessions import (
     AsyncRunner,
     AsyncSession,
     CookieOptions,
+    CookieWithheld,
     CycleState,
     MemoryStore,
     SessionCommittedError,
@@ -63,13 +64,19 @@ class SpyStore:
         self._log("set", session_id)
         self.inner.set(session_id, record)
 
+    def update(
+        self, session_id: str, record: SessionRecord, expected_version: int
+    ) -> bool:
+        self._log("update", session_id)
+        return self.inner.update(session_id, record, expected_version)
+
     def destroy(self, session_id: str) -> None:
         self._log("destroy", session_id)
         self.inner.destroy(session_id)
 
-    def touch(self, session_id: str, expires: datetime) -> None:
+    def touch(self, session_id: str, expires: datetime) -> bool:
         self._log("touch", session_id)
-        self.inner.touch(session_id, expires)
+        return self.inner.touch(session_id, expires)
 
     def operations(self, name: str) -> list[str]:
         return [session_id for operation, session_id in self.calls if operation == name]
@@ -229,7 +236,7 @@ def test_a_withheld_cookie_is_reported_with_its_reason() -> None:
     runner = sync_runner(store, make_config(cookie=CookieOptions(secure=True)))
     load(runner)["user"] = "ada"
     assert runner.commit() == []
-    assert runner.withheld == ["insecure request"]
+    assert runner.notices == [CookieWithheld("insecure request")]
     assert store.calls == []
 
 
