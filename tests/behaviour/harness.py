@@ -80,9 +80,9 @@ class SpyStore:
     Only calls made through the :class:`~sessions.Store` methods are
     recorded, and a conditional ``update`` is recorded (and scripted) as
     ``"set"``: either is a write of session data, which is what the
-    behaviour tests count, delay and break; :meth:`seed` and :meth:`peek` reach the records without
-    leaving a trace. The store's clock can be moved forward with
-    :meth:`advance`, so expiry is tested without waiting.
+    behaviour tests count, delay and break; :meth:`seed` and :meth:`peek`
+    reach the records without leaving a trace. The store's clock can be
+    moved forward with :meth:`advance`, so expiry is tested without waiting.
     """
 
     def __init__(self) -> None:

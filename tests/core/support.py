@@ -18,6 +18,7 @@ from sessions.cookies import SetCookie as ParsedCookie
 from sessions.cookies import parse_set_cookie
 from sessions.cycle import (
     ClearCookie,
+    CycleState,
     Destroy,
     Effect,
     LoadSession,
@@ -165,6 +166,12 @@ def commit(
     headers = cycle.end_commit()
     writes = [operation for operation in ran if not isinstance(operation, LoadSession)]
     return (*writes, *headers)
+
+
+def state_of(cycle: SessionCycle) -> CycleState:
+    """The cycle's state, read afresh: a type checker that saw an earlier
+    ``assert cycle.state is ...`` would otherwise assume it unchanged."""
+    return cycle.state
 
 
 def of_type(kind: type[_EffectT], effects: Iterable[object]) -> list[_EffectT]:

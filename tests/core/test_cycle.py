@@ -4,6 +4,7 @@ commit."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -59,6 +60,7 @@ from .support import (
     seconds,
     sent_cookie,
     sign,
+    state_of,
 )
 
 COOKIE = f"sid={sign('abc')}"
@@ -565,7 +567,8 @@ def test_rolling_resends_the_cookie_and_moves_the_stored_expiry_with_it() -> Non
     assert cookie.max_age == 60
     assert expiry_of(cookie) == later + seconds(60)
     assert of_type(Touch, effects) == [Touch("abc", later + seconds(60))]
-    assert of_type(Save, effects) == of_type(Update, effects) == []
+    assert of_type(Save, effects) == []
+    assert of_type(Update, effects) == []
 
 
 def test_rolling_browser_cookie_gets_no_expiry_but_the_store_is_refreshed() -> None:
@@ -889,7 +892,8 @@ def test_an_explicit_save_with_no_later_change_is_the_only_save_of_the_request()
     assert not session.is_new
 
     effects = commit(cycle, store)
-    assert of_type(Save, effects) == of_type(Update, effects) == []
+    assert of_type(Save, effects) == []
+    assert of_type(Update, effects) == []
     assert len(headers_of(effects)) == 1, "the client does not hold the id yet"
 
 
@@ -918,7 +922,8 @@ def test_after_an_explicit_save_the_store_expiry_follows_the_cookie_sent_later()
 
     assert expiry_of(sent_cookie(effects)) == later + seconds(60)
     assert store.records[session.id].expires == later + seconds(60)
-    assert of_type(Save, effects) == of_type(Update, effects) == []
+    assert of_type(Save, effects) == []
+    assert of_type(Update, effects) == []
 
 
 def test_an_explicit_save_of_a_loaded_session_is_conditional_on_its_version() -> None:
@@ -964,7 +969,7 @@ def test_a_failed_late_save_returns_to_the_committed_state() -> None:
     with pytest.raises(StoreError) as caught:
         cycle.receive_error(error)
     assert caught.value is error
-    assert cycle.state is CycleState.COMMITTED
+    assert state_of(cycle) is CycleState.COMMITTED
     assert store.records["abc"].data == {"user": "ada"}
     # The change is still unsaved, and finishing says so.
     with pytest.raises(SessionCommittedError):
@@ -1173,7 +1178,7 @@ def test_the_commit_hands_out_one_store_operation_per_answer_in_order() -> None:
     assert cycle.receive_result(store.answer(Destroy("abc"))) is None
     (header,) = cycle.end_commit()
     assert isinstance(header, SetCookie)
-    assert cycle.state is CycleState.COMMITTED
+    assert state_of(cycle) is CycleState.COMMITTED
     assert set(store.records) == {session.id}
 
 
@@ -1206,10 +1211,11 @@ def test_an_answer_when_no_operation_is_waiting_is_a_usage_error(
 def test_an_answer_or_error_outside_a_save_or_commit_is_a_usage_error(
     when: str,
 ) -> None:
-    for report in (
+    reports: list[Callable[[SessionCycle], object]] = [
         lambda c: c.receive_result(None),
         lambda c: c.receive_error(outage()),
-    ):
+    ]
+    for report in reports:
         store = stored_abc()
         cycle, _ = start(make_config(), store, COOKIE)
         if when == "committed":
@@ -1348,11 +1354,11 @@ def test_saving_or_reloading_a_stand_in_during_the_commit_is_a_usage_error(
     store = stored_abc()
     cycle, _ = stand_in(store)
     assert cycle.begin_commit(NOW) is None
+    begin: Callable[[], object] = (
+        (lambda: cycle.begin_save(NOW)) if call == "save" else cycle.begin_reload
+    )
     with pytest.raises(UsageError):
-        if call == "save":
-            cycle.begin_save(NOW)
-        else:
-            cycle.begin_reload()
+        begin()
     assert cycle.state is CycleState.ERROR
 
 
