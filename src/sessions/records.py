@@ -20,7 +20,7 @@ import json
 import math
 import sys
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NoReturn
 
 import attrs
 import cattrs
@@ -127,9 +127,30 @@ def record_from_json(text: str | bytes) -> SessionRecord:
         raise ValueError(f"not a valid session record: {error}") from error
 
 
+def _refuse(value: object) -> NoReturn:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+_encode_string = json.encoder.encode_basestring
 _CANONICAL = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
 ).encode
+_c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
+if _c_make_encoder is not None:
+    # The C encoder behind json.dumps, set up once with the same settings as
+    # _CANONICAL; JSONEncoder.encode would set it up again on every call,
+    # which costs more than encoding a small value. Without the reference
+    # check (markers=None), data that contains itself ends in RecursionError
+    # instead of ValueError.
+    _encode_chunks = _c_make_encoder(
+        None, _refuse, _encode_string, None, ":", ",", True, False, False
+    )
+
+    def _encode_container(data: object) -> str:
+        return "".join(_encode_chunks(data, 0))
+
+else:  # an interpreter without the json C accelerator
+    _encode_container = _CANONICAL  # type: ignore[assignment]
 
 
 def canonical_json(data: object) -> str:
@@ -139,10 +160,16 @@ def canonical_json(data: object) -> str:
     to detect changes, including in-place changes deep inside the data.
 
     Raises:
-        TypeError, ValueError: the data is not JSON-safe; call
-            :func:`check_json_data` for an error that names the key.
+        TypeError, ValueError, RecursionError: the data is not JSON-safe;
+            call :func:`check_json_data` for an error that names the key.
     """
-    return _CANONICAL(data)
+    # Most session values are strings and ints: write their text directly,
+    # exactly as the encoder would, without going through it.
+    if type(data) is str:
+        return _encode_string(data)
+    if type(data) is int:
+        return int.__repr__(data)
+    return _encode_container(data)
 
 
 # Subclasses (an IntEnum, a StrEnum, an OrderedDict, a defaultdict) are

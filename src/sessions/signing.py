@@ -8,56 +8,55 @@ Anything that does not verify, whatever its shape, is simply "no id".
 
 from __future__ import annotations
 
+import binascii
 import hashlib
+import re
 from collections.abc import Sequence
-from typing import Any
 
-from itsdangerous import BadSignature, Signer, want_bytes
-from itsdangerous.encoding import base64_decode, base64_encode
+from itsdangerous import Signer
+from itsdangerous.signer import HMACAlgorithm
 
 __all__ = ["IdSigner"]
 
 _SALT = b"sessions.cookie-id"
-# An HMAC-SHA256 digest (32 bytes) in unpadded URL-safe base64.
-_SIGNATURE_LENGTH = 43
 
+# The canonical unpadded URL-safe base64 text of an HMAC-SHA256 digest: 32
+# bytes make 43 characters, and the last one carries only 4 bits of the
+# digest, so its 2 low bits must be zero (one of 16 characters). Base64
+# decoders ignore those bits; requiring them to be zero means a changed
+# character is always a different cookie, never another spelling of the
+# same signature.
+_SIGNATURE = re.compile(r"[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]")
 
-class _KeyCachingSigner(Signer):
-    """An itsdangerous signer that derives each secret's key once, instead
-    of once per signature it makes or checks."""
-
-    def __init__(self, secrets: list[bytes], **options: Any) -> None:
-        super().__init__(secrets, **options)
-        self._derived: dict[bytes, bytes] = {}
-
-    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
-        key = self.secret_keys[-1] if secret_key is None else want_bytes(secret_key)
-        derived = self._derived.get(key)
-        if derived is None:
-            derived = self._derived[key] = super().derive_key(key)
-        return derived
+# URL-safe base64 back to the standard alphabet, which binascii decodes.
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
 
 
 class IdSigner:
     """Signs and verifies session ids.
 
+    :mod:`itsdangerous` derives each secret's key and computes the HMAC.
+    The keys are derived once, here, rather than once per cookie checked.
+
     Args:
         secrets: The secrets, newest first. The first one signs.
     """
 
-    __slots__ = ("_signer",)
+    __slots__ = ("_algorithm", "_keys", "_signer")
 
     def __init__(self, secrets: Sequence[bytes]) -> None:
         if not secrets:
             raise ValueError("at least one secret is needed")
-        # itsdangerous signs with the last key of its list and verifies with
-        # every key, so it gets the secrets oldest first.
-        self._signer = _KeyCachingSigner(
+        self._algorithm = HMACAlgorithm(hashlib.sha256)
+        # itsdangerous signs with the last key of its list, so it gets the
+        # secrets oldest first; the newest one signs.
+        self._signer = Signer(
             list(reversed(secrets)),
             salt=_SALT,
             key_derivation="hmac",
-            digest_method=hashlib.sha256,
+            algorithm=self._algorithm,
         )
+        self._keys = tuple(self._signer.derive_key(secret) for secret in secrets)
 
     def sign(self, session_id: str) -> str:
         """Return the cookie value for ``session_id``."""
@@ -71,28 +70,24 @@ class IdSigner:
         A cheap test, with no cryptography, so a header full of junk costs
         no signature checks.
         """
-        session_id, dot, signature = cookie_value.rpartition(".")
-        if not (dot and session_id) or len(signature) != _SIGNATURE_LENGTH:
-            return False
-        if not signature.isascii():
-            return False
-        # Base64 lets the last character vary in bits that decoding drops,
-        # so several texts decode to one signature. Only the canonical text
-        # counts: any changed character is a different cookie.
-        try:
-            return base64_encode(base64_decode(signature)).decode("ascii") == signature
-        except Exception:  # itsdangerous raises BadData or binascii errors
-            return False
+        session_id, _, signature = cookie_value.rpartition(".")
+        return bool(session_id) and _SIGNATURE.fullmatch(signature) is not None
 
     def unsign(self, cookie_value: str) -> str | None:
         """Return the id inside ``cookie_value``, or ``None`` if it does not
         verify against any secret. Never raises on malformed input."""
-        if not self.looks_signed(cookie_value):
+        session_id, _, signature = cookie_value.rpartition(".")
+        if not session_id or _SIGNATURE.fullmatch(signature) is None:
             return None
         try:
-            session_id = self._signer.unsign(cookie_value)
-        except (BadSignature, UnicodeError, ValueError):
+            data = session_id.encode("utf-8")
+        except UnicodeError:  # a lone surrogate cannot be what was signed
             return None
-        if not session_id:
-            return None
-        return session_id.decode("utf-8")
+        digest = binascii.a2b_base64(
+            signature.encode("ascii").translate(_FROM_URLSAFE) + b"="
+        )
+        verify = self._algorithm.verify_signature
+        for key in self._keys:
+            if verify(key, data, digest):
+                return session_id
+        return None

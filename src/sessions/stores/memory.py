@@ -1,9 +1,9 @@
 """An in-process store: for development, tests and single-process apps.
 
 Everything lives in this process's memory: sessions vanish on restart and
-are not shared between worker processes. Records are kept as JSON text, so a
-handler can never change a stored session by mutating a loaded one, and
-anything that would not survive a real store fails here too.
+are not shared between worker processes. Session data is kept as JSON text,
+so a handler can never change a stored session by mutating a loaded one,
+and anything that would not survive a real store fails here too.
 
 Expired records are dropped when read and swept as new ones are written;
 when the store is full, the record closest to expiry makes room. All
@@ -15,29 +15,41 @@ writes the record without another thread getting in between.
 from __future__ import annotations
 
 import heapq
+import json
 import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import NamedTuple
 
-import attrs
-
-from sessions.records import SessionRecord, record_from_json, record_to_json
+from sessions.records import SessionRecord, check_json_data
 
 __all__ = ["AsyncMemoryStore", "MemoryStore"]
 
 
 class _Entry(NamedTuple):
-    """What the store keeps for one session."""
+    """What the store keeps for one session: the record, with its data as
+    JSON text."""
 
     expiry: float
-    """When the record dies, as POSIX time."""
+    """When the record dies, as POSIX time (``expires`` as a number, so the
+    sweep compares floats)."""
+    data: str
+    """The record's data as JSON text."""
+    expires: datetime
+    max_age: int | None
+    created: datetime
     version: int
-    """The record's version, kept apart so that a conditional write can
-    compare it without parsing the text."""
-    text: str
-    """The record as JSON (it carries the version too)."""
+
+    def record(self) -> SessionRecord:
+        """The record, with data of its own that no caller shares."""
+        return SessionRecord(
+            data=json.loads(self.data),
+            expires=self.expires,
+            max_age=self.max_age,
+            created=self.created,
+            version=self.version,
+        )
 
 
 def _entry_for(record: SessionRecord) -> _Entry:
@@ -46,7 +58,18 @@ def _entry_for(record: SessionRecord) -> _Entry:
     Raises:
         SerializationError: the record's data is not JSON-safe.
     """
-    return _Entry(record.expires.timestamp(), record.version, record_to_json(record))
+    check_json_data(record.data)
+    return _Entry(
+        record.expires.timestamp(),
+        _encode_data(record.data),
+        record.expires,
+        record.max_age,
+        record.created,
+        record.version,
+    )
+
+
+_encode_data = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 class MemoryStore:
@@ -119,7 +142,7 @@ class MemoryStore:
         """Return the live record for ``session_id``, or ``None``."""
         with self._lock:
             entry = self._live(session_id, self._clock())
-        return None if entry is None else record_from_json(entry.text)
+        return None if entry is None else entry.record()
 
     def set(self, session_id: str, record: SessionRecord) -> None:
         """Store ``record``, whatever was there; an already expired one
@@ -177,10 +200,7 @@ class MemoryStore:
             if expiry <= now:
                 del self._entries[session_id]
                 return True
-            moved = attrs.evolve(record_from_json(entry.text), expires=expires)
-            self._remember(
-                session_id, entry._replace(expiry=expiry, text=record_to_json(moved))
-            )
+            self._remember(session_id, entry._replace(expiry=expiry, expires=expires))
             return True
 
     # -- enumeration ------------------------------------------------------------
@@ -195,8 +215,8 @@ class MemoryStore:
         """Every live session, by id."""
         with self._lock:
             now = self._clock()
-            live = [(k, e.text) for k, e in self._entries.items() if e.expiry > now]
-        return {key: record_from_json(text) for key, text in live}
+            live = [(k, e) for k, e in self._entries.items() if e.expiry > now]
+        return {key: entry.record() for key, entry in live}
 
     def length(self) -> int:
         """How many live sessions there are."""
