@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import platform
 import re
+import subprocess
 import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -207,6 +208,32 @@ def _details(rows: list[Row]) -> str:
     return _markdown_table(["framework", "entry", *COLUMNS], body)
 
 
+def source_revision() -> str | None:
+    """The commit the measured library comes from, when this is a git
+    checkout: ``sessions at commit <hash>``, noting uncommitted changes
+    under ``src/``."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "--", "src"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    dirty = " with uncommitted changes under src/" if changed else ""
+    return f"sessions at commit {commit}{dirty}"
+
+
 def machine_description(redis_server: str | None) -> str:
     """The Python, the machine and the versions of everything measured."""
     cpu = ""
@@ -225,6 +252,9 @@ def machine_description(redis_server: str | None) -> str:
             versions.append(f"{package} (not installed)")
     if redis_server is not None:
         versions.append(f"Redis server {redis_server}")
+    revision = source_revision()
+    if revision is not None:
+        versions.append(revision)
     return (
         f"{platform.python_implementation()} {platform.python_version()} on "
         f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs{cpu}. "
