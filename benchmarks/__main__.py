@@ -28,7 +28,7 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 PAGE = DOCS / "performance.md"
 CHART = DOCS / "performance.png"
 
-FULL = Settings(rounds=40, batch_ns=8_000_000, warmup_requests=100)
+FULL = Settings(rounds=60, batch_ns=15_000_000, warmup_requests=100)
 SMOKE = Settings(rounds=3, batch_ns=200_000, warmup_requests=3, max_batch=20)
 
 FACTORIES = (
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     for note in notes:
         print(note)
 
-    section = report.markdown_section(rows, machine, notes, CHART.name)
+    section = report.markdown_section(rows, machine, settings, notes, CHART.name)
     if options.smoke:
         # Exercise the chart too, away from the docs.
         with tempfile.TemporaryDirectory() as scratch:

@@ -11,10 +11,11 @@ import subprocess
 import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-from benchmarks.harness import Cell, Scenario, median_ns, paired, spread_ns
+from benchmarks.harness import Cell, Scenario, Settings, median_ns, paired, spread_ns
 
 __all__ = [
     "REPRODUCE",
@@ -264,10 +265,17 @@ def machine_description(redis_server: str | None) -> str:
 
 
 def markdown_section(
-    rows: list[Row], machine: str, notes: list[str], chart_name: str
+    rows: list[Row],
+    machine: str,
+    settings: Settings,
+    notes: list[str],
+    chart_name: str,
 ) -> str:
     """The generated part of ``docs/performance.md``."""
+    day = datetime.now(timezone.utc).date().isoformat()
     parts = [
+        f"One run on {day}: {settings.rounds} rounds, batches of about "
+        f"{settings.batch_ns / 1e6:g} ms per cell.",
         f"Machine: {machine}",
         f"Reproduce from the repository root:\n\n```sh\n{REPRODUCE}\n```",
         *notes,
