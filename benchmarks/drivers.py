@@ -181,10 +181,11 @@ class _Transport:
     """The little of a transport an aiohttp request asks for: plain HTTP
     from the loopback address."""
 
-    _extra: dict[str, object] = {  # noqa: RUF012 - read only
-        "peername": ("127.0.0.1", 50000),
-        "sockname": ("127.0.0.1", 80),
-    }
+    def __init__(self) -> None:
+        self._extra: dict[str, object] = {
+            "peername": ("127.0.0.1", 50000),
+            "sockname": ("127.0.0.1", 80),
+        }
 
     def get_extra_info(self, name: str, default: object = None) -> object:
         return self._extra.get(name, default)
