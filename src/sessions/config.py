@@ -359,3 +359,17 @@ class SessionConfig:
             raise ConfigError(
                 "name", "a __Host- cookie needs cookie.path='/' and no cookie.domain"
             )
+        # A touch_after as long as a lifetime would skip every touch, so
+        # a session in steady read-only use would expire under its user.
+        touch_after = self.touch_after
+        if touch_after is not None:
+            shortest = self.idle_timeout
+            if cookie.max_age is not None:
+                shortest = min(shortest, cookie.max_age)
+            if touch_after >= shortest:
+                raise ConfigError(
+                    "touch_after",
+                    f"must be shorter than the session lifetime ({shortest} "
+                    "seconds: idle_timeout, or cookie.max_age when smaller), or "
+                    "no touch would ever be due",
+                )

@@ -382,6 +382,7 @@ class SessionCycle:
     __slots__ = (
         "_candidates",
         "_client_id",
+        "_commit_time",
         "_config",
         "_cookie",
         "_dropped",
@@ -437,6 +438,7 @@ class SessionCycle:
         self._headers: list[HeaderEffect] = []
         self._cookie: SetCookie | None = None  # the session's cookie, if due
         self._restore_state = CycleState.ACTIVE
+        self._commit_time = _EPOCH  # the ``now`` of begin_commit()
         self.state = CycleState.IDLE
 
     # -- plumbing ------------------------------------------------------------
@@ -625,6 +627,12 @@ class SessionCycle:
                 "a reload's answer goes to end_reload(), not receive_result()"
             )
         operation = self._take_waiting()
+        if isinstance(operation, (Update, Touch)) and not isinstance(answer, bool):
+            self.state = CycleState.ERROR
+            raise UsageError(
+                f"a store's {type(operation).__name__.lower()}() must return True "
+                f"or False, not {answer!r}; nothing can be told about the write"
+            )
         try:
             if isinstance(operation, Update) and answer is False:
                 write = self._write
@@ -732,7 +740,7 @@ class SessionCycle:
             created=session._created,
             version=session._version + 1,
         )
-        self._write = _Write(changed, deleted, encoded, record, planned=encoded)
+        self._write = _Write(changed, deleted, encoded, record, now, planned=encoded)
         if not session._persisted:
             return Save(session.id, record)
         return Update(session.id, record, session._version)
@@ -756,11 +764,37 @@ class SessionCycle:
             encoded.pop(key, None)
         write.encoded = encoded
         write.replayed = True
-        # The lifetime counts like one more key this request wrote.
         write.record = attrs.evolve(
-            write.record, data=data, created=found.created, version=found.version + 1
+            write.record,
+            data=data,
+            created=found.created,
+            version=found.version + 1,
+            **self._replayed_lifetime(session, write, found),
         )
         return Update(session.id, write.record, found.version)
+
+    def _replayed_lifetime(
+        self, session: Session, write: _Write, found: SessionRecord
+    ) -> dict[str, Any]:
+        """The lifetime a replayed write stores. The lifetime counts like one
+        more key: a request that changed it (``cookie.max_age`` or
+        ``cookie.expires``) writes its own, and one that did not keeps the
+        lifetime it found, which another request may have changed (a
+        "remember me" at login); renewed from now when this request's write
+        renews it (``rolling``, ``touch()``, an idle timeout)."""
+        if session._cookie_changed:
+            return {}
+        if found.max_age is None:
+            lifetime = self._config.idle_timeout  # an idle timeout moves on
+        elif self._config.rolling or session._touched:
+            lifetime = found.max_age
+        else:
+            return {"max_age": found.max_age, "expires": found.expires}
+        renewed = write.now + timedelta(seconds=lifetime)
+        deadline = self._deadline(found.created)
+        if deadline is not None:
+            renewed = min(renewed, deadline)
+        return {"max_age": found.max_age, "expires": max(renewed, found.expires)}
 
     def _wrote(self, operation: Save | Update) -> None:
         """A write succeeded: the store now holds ``operation.record``."""
@@ -769,6 +803,8 @@ class SessionCycle:
         self._write = None
         if write.replayed:
             self._take_merged(session, operation.record.data, write.planned)
+            if not session._cookie_changed:
+                self._take_lifetime(session, operation.record)
         session._written(operation.record, write.encoded)
         if self.state is not CycleState.COMMITTING:  # an explicit save()
             self._saved_in_request = True
@@ -792,6 +828,19 @@ class SessionCycle:
             self._cookie = None
         if changes and self.state is CycleState.COMMITTING:
             self._headers.append(ChangesDropped(_GONE))
+
+    def _take_lifetime(self, session: Session, written: SessionRecord) -> None:
+        """Bring the lifetime a replayed write kept from another request into
+        ``session``, and into the cookie this response sends, if any."""
+        session._max_age = written.max_age
+        persistent = written.max_age is not None
+        session._expires = written.expires if persistent else None
+        cookie = self._cookie
+        if cookie is None or self.state is not CycleState.COMMITTING:
+            return
+        renewed = self._session_cookie(session, session._expires, self._commit_time)
+        self._headers[self._headers.index(cookie)] = renewed
+        self._cookie = renewed
 
     @staticmethod
     def _take_merged(
@@ -942,6 +991,7 @@ class SessionCycle:
         # From here on the effects are decided: a later change could not
         # reach them.
         session._sealed = True
+        self._commit_time = now
         try:
             self._decide(session, now)
         except Exception:
@@ -1009,6 +1059,25 @@ class SessionCycle:
             return True
         return (expiry - stored).total_seconds() >= touch_after
 
+    def _session_cookie(
+        self, session: Session, expires: datetime | None, now: datetime
+    ) -> SetCookie:
+        """The ``Set-Cookie`` for ``session``'s id, expiring at ``expires``
+        (``None``: when the browser closes)."""
+        config = self._config
+        max_age = None
+        if expires is not None:
+            max_age = math.ceil((expires - now).total_seconds())
+        return SetCookie(
+            config.cookie.render(
+                config.name,
+                self._signer.sign(session.id),
+                request_is_secure=self._secure,
+                max_age=max_age,
+                expires=None if expires is None else expires.timestamp(),
+            )
+        )
+
     def _decide(self, session: Session, now: datetime) -> None:
         """Fill in the commit's store operations and header effects."""
         config = self._config
@@ -1045,19 +1114,7 @@ class SessionCycle:
                 session._expires = expires
             else:
                 expires = None
-            value = self._signer.sign(session.id)
-            max_age = None
-            if expires is not None:
-                max_age = math.ceil((expires - now).total_seconds())
-            self._cookie = SetCookie(
-                config.cookie.render(
-                    config.name,
-                    value,
-                    request_is_secure=self._secure,
-                    max_age=max_age,
-                    expires=None if expires is None else expires.timestamp(),
-                )
-            )
+            self._cookie = self._session_cookie(session, expires, now)
             headers.append(self._cookie)
             self._client_id = session.id
 
@@ -1179,14 +1236,16 @@ class _Write:
     deleted: list[str]
     encoded: dict[str, str]  # canonical JSON of each value to be written
     record: SessionRecord  # the record the last attempt wrote
+    now: datetime  # when the write was planned
     planned: dict[str, str]  # ``encoded`` of the first attempt
     attempts: int = 1
     replayed: bool = False
 
 
 _GONE: Final = (
-    "another request ended this session while this one ran (a logout or a "
-    "regenerate), so this request's changes were not stored"
+    "the session ended while this request ran (another request logged out or "
+    "regenerated it, or it expired or was evicted from the store), so this "
+    "request's changes were not stored"
 )
 
 _STORE_STATES: Final = frozenset(

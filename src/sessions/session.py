@@ -279,6 +279,11 @@ class Session(dict[str, Any]):
         is deleted from the store when the response starts, and the cookie
         is re-issued with the new id. The data is cleared unless
         ``keep_data`` is true. The same object stays valid.
+
+        Known limitation: with ``keep_data``, the data copied is what this
+        request loaded; a change another request commits to the old id
+        before this request's commit is not carried over to the new id
+        (see the concurrency guide).
         """
         self._check_open()
         self._replace_id()

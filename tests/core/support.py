@@ -123,7 +123,8 @@ class DictStore:
             if key not in records:
                 return False
             old = records[key]
-            records[key] = attrs.evolve(old, expires=operation.expires)
+            if operation.expires > old.expires:  # a touch never shortens
+                records[key] = attrs.evolve(old, expires=operation.expires)
             return True
         return None
 

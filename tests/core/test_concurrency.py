@@ -26,6 +26,7 @@ from sessions.cycle import (
     ChangesDropped,
     StoreAnswer,
     StoreOperation,
+    Touch,
     Update,
 )
 from sessions.session import Session
@@ -164,7 +165,7 @@ def test_logout_sticks_against_a_request_that_was_in_flight() -> None:
     assert store.records == {}
     assert not of_type(SetCookie, effects)
     (dropped,) = of_type(ChangesDropped, effects)
-    assert "another request ended this session" in dropped.reason
+    assert "the session ended while this request ran" in dropped.reason
     slow.finish()  # the dropped change is not reported as a late change
 
 
@@ -272,3 +273,66 @@ def test_the_replayed_record_keeps_the_stored_creation_time() -> None:
     commit(cycle, store)
     assert store.records["abc"].created == NOW - seconds(500)
     assert store.records["abc"].data == {"a": 1, "b": 2}
+
+
+# -- a lifetime another request changed ------------------------------------------
+
+REMEMBER_ME = 30 * 24 * 3600
+
+
+def test_a_read_only_request_does_not_cut_short_a_lifetime_set_meanwhile() -> None:
+    store = shared({"user": "ada"}, max_age=None, expires=NOW + seconds(3600))
+    reader, _ = load(store)
+    login, remembered = load(store)
+    remembered.cookie.max_age = REMEMBER_ME
+    commit(login, store)
+
+    effects = commit(reader, store, NOW + seconds(5))
+
+    # The reader's touch asks for an earlier expiry, which the store ignores.
+    (touch,) = of_type(Touch, effects)
+    assert touch.expires < NOW + seconds(REMEMBER_ME)
+    assert store.records["abc"].expires == NOW + seconds(REMEMBER_ME)
+    assert store.records["abc"].max_age == REMEMBER_ME
+
+
+@pytest.mark.parametrize("rolling", [False, True])
+def test_a_replayed_write_keeps_a_lifetime_another_request_set(rolling: bool) -> None:
+    store = shared({"user": "ada"}, max_age=None, expires=NOW + seconds(3600))
+    config = make_config(rolling=rolling, idle_timeout=3600)
+    cart, basket = load(store, config)
+    login, remembered = load(store, config)
+    basket["cart"] = [1]
+    remembered.cookie.max_age = REMEMBER_ME
+    commit(login, store)
+
+    effects = commit(cart, store, NOW + seconds(5))
+
+    held = store.records["abc"]
+    assert held.data == {"user": "ada", "cart": [1]}
+    assert held.max_age == REMEMBER_ME
+    assert basket.cookie.original_max_age == REMEMBER_ME
+    if rolling:
+        # The lifetime restarts from this commit, and the cookie says so.
+        assert held.expires == NOW + seconds(5 + REMEMBER_ME)
+        (cookie,) = of_type(SetCookie, effects)
+        assert f"Max-Age={REMEMBER_ME};" in cookie.header
+    else:
+        assert held.expires == NOW + seconds(REMEMBER_ME)
+        assert not of_type(SetCookie, effects)
+
+
+def test_a_replayed_write_that_changed_the_lifetime_itself_keeps_its_own() -> None:
+    store = shared({"user": "ada"}, max_age=None, expires=NOW + seconds(3600))
+    first, shortened = load(store)
+    second, remembered = load(store)
+    shortened["x"] = 1
+    shortened.cookie.max_age = 600
+    remembered.cookie.max_age = REMEMBER_ME
+    commit(second, store)
+
+    commit(first, store)
+
+    # The later commit wins for the lifetime, as for a key both changed.
+    assert store.records["abc"].max_age == 600
+    assert store.records["abc"].expires == NOW + seconds(600)

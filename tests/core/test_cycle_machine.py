@@ -188,6 +188,9 @@ class CycleMachine(RuleBasedStateMachine):
         # of the store: the version it last read or wrote, by id.
         self.waiting: StoreOperation | None = None
         self.versions: dict[str, int] = {}
+        # The version a lost write's re-read found: the replay is conditional
+        # on it, but the session only takes it on once the replay lands.
+        self.found_version: int | None = None
         self.attempts = 0  # conditional writes tried for the current write
         self.replaying = False  # an update lost: a lookup and a replay follow
         self.lost_id: str | None = None
@@ -504,9 +507,13 @@ class CycleMachine(RuleBasedStateMachine):
             )
             assert operation.record.version == 1
         elif isinstance(operation, Update):
-            assert operation.expected_version == self.versions.get(
-                operation.session_id
-            ), "a write not conditional on the version last read"
+            expected = self.found_version
+            if expected is None:
+                expected = self.versions.get(operation.session_id)
+            self.found_version = None
+            assert operation.expected_version == expected, (
+                "a write not conditional on the version last read"
+            )
             assert operation.record.version == operation.expected_version + 1
             self.attempts += 1
         elif isinstance(operation, LoadSession):
@@ -518,6 +525,7 @@ class CycleMachine(RuleBasedStateMachine):
         after a save or reload, and breaks during a commit."""
         self.waiting = None
         self.replaying = False
+        self.found_version = None
         self.expected = AFTER_FAILURE.get(self.expected, S.ERROR)
 
     # Mostly the store answers; now and then it raises, before or after
@@ -571,7 +579,7 @@ class CycleMachine(RuleBasedStateMachine):
                 self.notice_due = self.notice_due or committing
             else:
                 found = answer
-                self.versions[operation.session_id] = answer.version
+                self.found_version = answer.version
         elif isinstance(operation, Touch) and answer is False:
             event("a touch found the session ended")
             self.gone = operation.session_id

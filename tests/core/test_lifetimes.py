@@ -70,6 +70,22 @@ def test_absolute_timeout_and_touch_after_must_be_positive_seconds(
             make_config(**options)
 
 
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"idle_timeout": 3600, "touch_after": 3600},
+        {"idle_timeout": 3600, "touch_after": 7200},
+        {"cookie": CookieOptions(max_age=600), "touch_after": 600},
+    ],
+)
+def test_touch_after_must_be_shorter_than_the_lifetime(options: Any) -> None:
+    # Otherwise no touch is ever due, and a session in steady read-only use
+    # expires under its user.
+    with pytest.raises(ConfigError, match="touch_after"):
+        make_config(**options)
+    make_config(**{**options, "touch_after": 60})
+
+
 def test_a_rolling_session_kept_busy_ends_at_its_absolute_deadline() -> None:
     config = make_config(
         rolling=True, cookie=CookieOptions(max_age=HOUR), absolute_timeout=3 * HOUR

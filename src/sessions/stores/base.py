@@ -69,10 +69,15 @@ class Store(Protocol):
         """Delete the record; a missing id is not an error."""
 
     def touch(self, session_id: str, expires: datetime) -> bool:
-        """Move the stored record's expiry to ``expires``, keeping its data
-        and version as the store holds them now. Return whether a live
-        record was there; a missing id is not an error. An ``expires`` that
-        has already passed deletes the record."""
+        """Move the stored record's expiry to ``expires`` if that is later
+        than the one it has, keeping its data and version as the store holds
+        them now. Return whether a live record was there; a missing id is
+        not an error. An ``expires`` that has already passed deletes the
+        record.
+
+        A touch never brings the expiry closer: a request that only read the
+        session must not cut short a longer lifetime that another request
+        gave it meanwhile (a "remember me" at login, for one)."""
 
 
 @runtime_checkable

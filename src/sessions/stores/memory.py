@@ -189,8 +189,9 @@ class MemoryStore:
             self._entries.pop(session_id, None)
 
     def touch(self, session_id: str, expires: datetime) -> bool:
-        """Move the expiry of the stored record, keeping its stored data and
-        version; return whether there was a live record to move."""
+        """Move the expiry of the stored record to ``expires`` unless it is
+        already later, keeping its stored data and version; return whether
+        there was a live record."""
         expiry = expires.timestamp()
         with self._lock:
             now = self._clock()
@@ -200,7 +201,9 @@ class MemoryStore:
             if expiry <= now:
                 del self._entries[session_id]
                 return True
-            self._remember(session_id, entry._replace(expiry=expiry, expires=expires))
+            if expiry > entry.expiry:  # never closer; see Store.touch
+                moved = entry._replace(expiry=expiry, expires=expires)
+                self._remember(session_id, moved)
             return True
 
     # -- enumeration ------------------------------------------------------------

@@ -129,6 +129,15 @@ return 1
 """
 )
 
+# Moves the expiry to ARGV[1] (Unix milliseconds, in the future) unless the
+# key's is later already (GT), so a touch never brings the end closer.
+# Replies 1 when the key exists, 0 when it does not.
+_TOUCH_SCRIPT = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('PEXPIREAT', KEYS[1], ARGV[1], 'GT')
+return 1
+"""
+
 
 # -- what both stores share: keys, expiries, replies -------------------------------
 
@@ -407,16 +416,16 @@ class RedisStore:
             self.client.delete(self._key(session_id))
 
     def touch(self, session_id: str, expires: datetime) -> bool:
-        """Move the session's expiry to ``expires`` without rewriting its
-        data or version; a missing session stays missing, and an expiry
-        that has already passed deletes the session. Return whether the
-        session was there."""
+        """Move the session's expiry to ``expires`` unless it is already
+        later, without rewriting its data or version; a missing session
+        stays missing, and an expiry that has already passed deletes the
+        session. Return whether the session was there. One script call."""
         key = self._key(session_id)
         expiry = _milliseconds(expires)
         with _store_errors("touch()"):
             if expiry <= _now_milliseconds():
                 return bool(self.client.delete(key))
-            return bool(self.client.pexpireat(key, expiry))
+            return bool(self.client.eval(_TOUCH_SCRIPT, 1, key, expiry))
 
     # -- enumeration --------------------------------------------------------------
 
@@ -531,7 +540,7 @@ class AsyncRedisStore:
         with _store_errors("touch()"):
             if expiry <= _now_milliseconds():
                 return bool(await self.client.delete(key))
-            return bool(await self.client.pexpireat(key, expiry))
+            return bool(await self.client.eval(_TOUCH_SCRIPT, 1, key, expiry))
 
     # -- enumeration --------------------------------------------------------------
 

@@ -315,9 +315,10 @@ class SQLiteStore:
             connection.execute(self._statements.destroy, (session_id,))
 
     def touch(self, session_id: str, expires: datetime) -> bool:
-        """Move the expiry of the live record for ``session_id``; an expiry
-        in the past deletes it. Return whether there was a live record.
-        Only the ``expires`` column is written."""
+        """Move the expiry of the live record for ``session_id`` to
+        ``expires`` unless it is already later; an expiry in the past
+        deletes it. Return whether there was a live record. Only the
+        ``expires`` column is written."""
         new_expires = _micros(expires)
         now = self._now()
         with self._connection("touch a session") as connection:
@@ -435,7 +436,9 @@ class _Statements:
             f"DELETE FROM {name} WHERE id = ? AND version = ? AND expires > ?"
         )
         self.probe_write = f"DELETE FROM {name} WHERE 0"
-        self.touch = f"UPDATE {name} SET expires = ? WHERE id = ? AND expires > ?"
+        self.touch = (
+            f"UPDATE {name} SET expires = MAX(expires, ?) WHERE id = ? AND expires > ?"
+        )
         self.purge = f"DELETE FROM {name} WHERE expires <= ?"
         self.ids = f"SELECT id FROM {name} WHERE expires > ?"
         self.all = f"SELECT id, record, expires, version FROM {name} WHERE expires > ?"

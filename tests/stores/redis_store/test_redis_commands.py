@@ -179,8 +179,12 @@ def test_touch_writes_no_data(
     with watch_commands(redis_address, any_store.prefix) as executed:
         assert any_store.touch(session_id, later)
 
-    assert [command.text for command in executed] == [
-        f"PEXPIREAT {key} {milliseconds(later)}"
+    # One script: is the session there, and if so move its expiry, but only
+    # if that makes it later.
+    assert sent(executed) == ["EVAL"]
+    assert [command.text for command in executed if command.from_script] == [
+        f"EXISTS {key}",
+        f"PEXPIREAT {key} {milliseconds(later)} GT",
     ]
     assert redis_client.hgetall(key) == stored
 
