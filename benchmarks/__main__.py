@@ -41,6 +41,17 @@ FACTORIES = (
 )
 
 
+def positive_int(text: str) -> int:
+    """An argument that must be a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
@@ -54,7 +65,9 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         "the docs are not written",
     )
     parser.add_argument(
-        "--rounds", type=int, help=f"rounds of batches (default {FULL.rounds})"
+        "--rounds",
+        type=positive_int,
+        help=f"rounds of batches, at least 1 (default {FULL.rounds})",
     )
     parser.add_argument(
         "--no-docs",

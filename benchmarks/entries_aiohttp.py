@@ -1,8 +1,10 @@
 """The aiohttp entries: aiohttp bare, with this library's middleware, and
 with aiohttp-session (an encrypted cookie, and Redis).
 
-Both session layers load a session only when the handler asks for it
-(``await get_session(request)``), so the untouched scenario never does.
+aiohttp-session loads a session only when the handler asks for it
+(``await get_session(request)``), so its untouched scenario never does; this
+library's middleware loads it before the handler runs, as express-session
+does, so its untouched scenario pays for the load and the touch.
 """
 
 from __future__ import annotations

@@ -18,19 +18,25 @@ Theory of operation:
    no change was lost and no request started a new session.
 2. Every cell is *warmed up* with a short batch, which also calibrates its
    batch size so that one batch takes about the same time in every cell.
-3. Then come the *rounds*: in each round every cell runs one batch, in a
-   rotating order. Only the application call is timed, with
-   :func:`time.perf_counter_ns`; building the request and reading the
-   cookies are not. Noise on the machine thus lands on every cell alike.
+3. Then come the *rounds*: in each round every cell runs one batch, in an
+   order shuffled afresh (with a fixed seed, so runs are comparable), and
+   each session layer's batch comes right after a batch of its bare
+   application in the same scenario. Only the application call is timed,
+   with :func:`time.perf_counter_ns`; building the request and reading the
+   cookies are not. A noisy moment on the machine thus hits a cell and the
+   bare batch it is compared with alike, and no cell always follows the
+   same neighbour.
 4. A cell's figure is the median, across rounds, of its batch's mean time
    per request. Overheads and ratios against the bare application compare
-   the two cells' batches of the same round, and take the median of those.
+   each batch with the bare batch run just before it, and take the median
+   of those.
 """
 
 from __future__ import annotations
 
 import enum
 import gc
+import random
 import statistics
 import sys
 from collections.abc import Callable, MutableMapping
@@ -182,6 +188,9 @@ class Cell:
     """Requests per batch, set by the warm-up."""
     per_request_ns: list[float] = field(default_factory=list)
     """Each round's mean time per request."""
+    bare_ns: list[float] = field(default_factory=list)
+    """For a session layer: each round's mean time per request of the bare
+    application's batch run just before this cell's."""
     requests: int = 0
     set_cookies: int = 0
     round_trips: int = 0
@@ -270,6 +279,15 @@ async def _warm_up(cell: Cell, settings: Settings) -> None:
     cell.requests = cell.set_cookies = cell.round_trips = 0
 
 
+SHUFFLE_SEED = 20261204
+"""Seeds the order of the cells in each round."""
+
+
+def cell_key(cell: Cell) -> tuple[str, Scenario]:
+    """What pairs a cell with its bare application's cell."""
+    return cell.entry.group, cell.scenario
+
+
 def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -290,11 +308,20 @@ async def measure(
     progress(f"warming up {len(cells)} cells")
     for cell in cells:
         await _warm_up(cell, settings)
-    gc.collect()
+    bare_of = {
+        (cell.entry.group, cell.scenario): cell for cell in cells if cell.entry.is_bare
+    }
+    shuffler = random.Random(SHUFFLE_SEED)
     for number in range(settings.rounds):
         progress(f"round {number + 1}/{settings.rounds}")
-        start = number % len(cells)
-        for cell in cells[start:] + cells[:start]:
+        gc.collect()  # untimed: start every round with the same heap state
+        order = cells.copy()
+        shuffler.shuffle(order)
+        for cell in order:
+            bare = None if cell.entry.is_bare else bare_of.get(cell_key(cell))
+            if bare is not None:
+                elapsed = await _run_batch(bare, bare.batch)
+                cell.bare_ns.append(elapsed / bare.batch)
             elapsed = await _run_batch(cell, cell.batch)
             cell.per_request_ns.append(elapsed / cell.batch)
     for entry in entries:
@@ -316,10 +343,10 @@ def spread_ns(values: list[float]) -> float:
     return quartiles[2] - quartiles[0]
 
 
-def paired(cell: Cell, bare: Cell, compare: Callable[[float, float], float]) -> float:
+def paired(cell: Cell, compare: Callable[[float, float], float]) -> float:
     """The median over rounds of ``compare(cell's time, bare's time)``, each
-    pair from the same round."""
+    pair a batch of ``cell`` and the bare batch run just before it."""
     return statistics.median(
         compare(mine, theirs)
-        for mine, theirs in zip(cell.per_request_ns, bare.per_request_ns, strict=True)
+        for mine, theirs in zip(cell.per_request_ns, cell.bare_ns, strict=True)
     )

@@ -77,16 +77,24 @@ def async_counting_client(tally: RoundTrips) -> redis.asyncio.Redis:
     return redis.asyncio.Redis.from_pool(pool)
 
 
+MINIMUM_MAJOR = 7
+"""The oldest Redis major version the Redis store works with."""
+
+
 def unreachable_reason() -> str | None:
     """Why Redis cannot be used for the benchmark, or ``None`` when it
     answers."""
     client = redis.Redis(host=HOST, port=PORT, db=DB, socket_connect_timeout=1)
     try:
-        client.ping()
+        version = str(client.info("server").get("redis_version", "0"))
     except (RedisError, OSError) as error:
         return f"Redis on {HOST}:{PORT} does not answer ({error})"
     finally:
         client.close()
+    major = version.split(".", 1)[0]
+    if not major.isdigit() or int(major) < MINIMUM_MAJOR:
+        # The Redis store reads expiries with PEXPIRETIME, new in Redis 7.0.
+        return f"Redis on {HOST}:{PORT} is version {version}; the store needs 7.0+"
     return None
 
 

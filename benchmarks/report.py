@@ -15,7 +15,15 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-from benchmarks.harness import Cell, Scenario, Settings, median_ns, paired, spread_ns
+from benchmarks.harness import (
+    Cell,
+    Scenario,
+    Settings,
+    cell_key,
+    median_ns,
+    paired,
+    spread_ns,
+)
 
 __all__ = [
     "REPRODUCE",
@@ -82,13 +90,11 @@ class Row:
 def rows_of(cells: list[Cell]) -> list[Row]:
     """Sum each cell up, compared with its group's bare cell of the same
     scenario."""
-    bare = {
-        (cell.entry.group, cell.scenario): cell for cell in cells if cell.entry.is_bare
-    }
+    bare = {cell_key(cell): cell for cell in cells if cell.entry.is_bare}
     rows = []
     for cell in cells:
         entry = cell.entry
-        reference = bare.get((entry.group, cell.scenario))
+        reference = None if entry.is_bare else bare.get(cell_key(cell))
         requests = max(1, cell.requests)
         rows.append(
             Row(
@@ -100,10 +106,10 @@ def rows_of(cells: list[Cell]) -> list[Row]:
                 spread_us=spread_ns(cell.per_request_ns) / 1000,
                 over_bare_us=None
                 if reference is None
-                else paired(cell, reference, lambda mine, bare: mine - bare) / 1000,
+                else paired(cell, lambda mine, bare: mine - bare) / 1000,
                 ratio=None
                 if reference is None
-                else paired(cell, reference, lambda mine, bare: mine / bare),
+                else paired(cell, lambda mine, bare: mine / bare),
                 set_cookies=cell.set_cookies / requests,
                 round_trips=None
                 if entry.round_trips is None
@@ -286,8 +292,8 @@ def markdown_section(
         f"![Ratio to the bare application, per entry and scenario]({chart_name})",
         "Every figure, per request. `us/req` is the median over rounds; `IQR "
         "us` is the interquartile range of the per-round means; `+us vs bare` "
-        "and `x bare` compare each round with the bare application's batch of "
-        "the same round and take the median; `Redis trips/req` counts "
+        "and `x bare` compare each batch with the bare application's batch run "
+        "just before it and take the median; `Redis trips/req` counts "
         "commands, pipelines and scripts sent.",
         _details(rows),
     ]

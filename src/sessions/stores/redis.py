@@ -24,8 +24,10 @@ Every session operation is one round trip, and every write is atomic:
 * A record whose expiry has already passed is never written: ``set`` sends
   ``DEL`` instead, and ``update`` a script that deletes the key only when
   its version matches. No expiry in the past is ever sent.
-* ``touch`` is ``PEXPIREAT``: neither field is rewritten, a missing key is
-  not created, and the reply (0 or 1) says whether the session was there.
+* ``touch`` is a script that runs ``PEXPIREAT ... GT`` on a key that
+  exists, so the expiry only ever moves later: neither field is rewritten,
+  a missing key is not created, and the reply (0 or 1) says whether the
+  session was there.
 * ``destroy`` is ``DEL``.
 
 Listing and clearing walk the prefix with ``SCAN`` (never ``KEYS``) and
