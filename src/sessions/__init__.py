@@ -39,8 +39,10 @@ from sessions.runner import AsyncRunner, AsyncSession, SyncRunner, SyncSession
 from sessions.session import Session, SessionCookie
 from sessions.stores.base import (
     AsyncEnumerableStore,
+    AsyncRenewingStore,
     AsyncStore,
     EnumerableStore,
+    RenewingStore,
     Store,
 )
 from sessions.stores.memory import AsyncMemoryStore, MemoryStore
@@ -48,6 +50,7 @@ from sessions.stores.memory import AsyncMemoryStore, MemoryStore
 __all__ = [
     "AsyncEnumerableStore",
     "AsyncMemoryStore",
+    "AsyncRenewingStore",
     "AsyncRunner",
     "AsyncSession",
     "AsyncStore",
@@ -64,6 +67,7 @@ __all__ = [
     "MemoryStore",
     "NoSession",
     "NoSessionError",
+    "RenewingStore",
     "RequestFacts",
     "Save",
     "SerializationError",

@@ -232,10 +232,20 @@ class LoadSession:
             before running the read, so that requests racing for one
             session spread out instead of colliding again;
             :func:`sessions.runner.conflict_backoff` gives such a time.
+        renew_to: For the lookup that starts a request: a store that can
+            (one with ``get_and_renew``, see
+            :class:`~sessions.stores.base.RenewingStore`) may, in the same
+            call, move the expiry of a live record whose cookie has no
+            ``max_age`` (a browser-session cookie, kept by its idle
+            timeout) to this moment, never closer, and return the record
+            with the expiry it now has. The request then needs no separate
+            touch at its end. ``None``: just read. A store without the
+            ability runs a plain ``get``.
     """
 
     session_id: str
     after_conflicts: int = 0
+    renew_to: datetime | None = None
 
 
 @attrs.frozen
@@ -391,9 +401,12 @@ class SessionCycle:
         "_headers",
         "_now",
         "_operations",
+        "_renew_to",
+        "_renewed_on_load",
         "_restore_state",
         "_saved_changes",
         "_saved_in_request",
+        "_saved_lifetime",
         "_secure",
         "_session",
         "_session_class",
@@ -425,6 +438,9 @@ class SessionCycle:
         # Whether an explicit save() of this request stored changed data: the
         # data changed in this request even though it now equals the store's.
         self._saved_changes = False
+        # Whether an explicit save() stored a new cookie lifetime, which the
+        # commit must then send.
+        self._saved_lifetime = False
         # Set at commit when this request's changes are deliberately not
         # stored (detached, ended, or the cookie could not be delivered).
         self._dropped = False
@@ -439,6 +455,10 @@ class SessionCycle:
         self._cookie: SetCookie | None = None  # the session's cookie, if due
         self._restore_state = CycleState.ACTIVE
         self._commit_time = _EPOCH  # the ``now`` of begin_commit()
+        # The idle expiry the first lookups asked the store to renew to, and
+        # whether the record that loaded came back renewed.
+        self._renew_to: datetime | None = None
+        self._renewed_on_load = False
         self.state = CycleState.IDLE
 
     # -- plumbing ------------------------------------------------------------
@@ -546,7 +566,17 @@ class SessionCycle:
             self._move(Event.REQUEST_WITHOUT_ID)
             return self._ready(self._new_session())
         self._move(Event.REQUEST_WITH_ID)
-        return LoadSession(candidates[0])
+        return self._lookup(candidates[0])
+
+    def _lookup(self, session_id: str) -> LoadSession:
+        """The lookup of a candidate id, renewing a browser-session cookie's
+        idle timeout on the way when no absolute deadline could cap it."""
+        config = self._config
+        if config.absolute_timeout is not None:
+            return LoadSession(session_id)
+        renew_to = self._now + timedelta(seconds=config.idle_timeout)
+        self._renew_to = renew_to
+        return LoadSession(session_id, renew_to=renew_to)
 
     def receive_record(
         self, session_id: str, record: SessionRecord | None
@@ -560,6 +590,12 @@ class SessionCycle:
         if record is not None and self._is_live(record, self._now):
             self._move(Event.RECORD_SETTLED)
             self._client_id = session_id
+            renew_to = self._renew_to
+            self._renewed_on_load = (
+                renew_to is not None
+                and record.max_age is None
+                and record.expires >= renew_to
+            )
             config = self._config
             return self._ready(
                 self._session_class(
@@ -578,7 +614,7 @@ class SessionCycle:
         del self._candidates[0]
         if self._candidates:
             self._move(Event.RECORD_MISSING_TRY_NEXT)
-            return LoadSession(self._candidates[0])
+            return self._lookup(self._candidates[0])
         self._move(Event.RECORD_SETTLED)
         session = self._new_session()
         session._doomed.extend(self._stale)
@@ -808,6 +844,10 @@ class SessionCycle:
         session._written(operation.record, write.encoded)
         if self.state is not CycleState.COMMITTING:  # an explicit save()
             self._saved_in_request = True
+            if session._cookie_changed:
+                # The store has a lifetime the client's cookie does not carry
+                # yet; a reload() before the commit must not lose that.
+                self._saved_lifetime = True
             if write.changed or write.deleted:
                 self._saved_changes = True
 
@@ -1053,9 +1093,13 @@ class SessionCycle:
     def _touch_is_due(self, session: Session, expiry: datetime) -> bool:
         """Whether a touch moving ``session``'s stored expiry to ``expiry``
         is worth a store write (see ``SessionConfig.touch_after``)."""
+        if session._touched:
+            return True
+        if self._renewed_on_load and session.id == self._client_id:
+            return False  # the lookup already moved it (LoadSession.renew_to)
         touch_after = self._config.touch_after
         stored = session._stored_expires
-        if touch_after is None or stored is None or session._touched:
+        if touch_after is None or stored is None:
             return True
         return (expiry - stored).total_seconds() >= touch_after
 
@@ -1190,6 +1234,7 @@ class SessionCycle:
             or config.rolling
             or session._touched
             or session._cookie_changed
+            or self._saved_lifetime
             or (persistent and (data_changed or self._saved_changes))
         )
         lifetime_changed = session._max_age != session._stored_max_age

@@ -27,7 +27,7 @@ import time
 import weakref
 from collections.abc import Callable, Generator
 from datetime import datetime, timezone
-from typing import Any, TypeAlias, TypeVar
+from typing import Any, TypeAlias, TypeVar, cast
 
 from sessions.config import SessionConfig
 from sessions.cycle import (
@@ -50,7 +50,13 @@ from sessions.errors import SessionError, StoreError
 from sessions.records import SessionRecord
 from sessions.session import Session
 from sessions.signing import IdSigner
-from sessions.stores.base import AsyncStore, Store, is_async_store
+from sessions.stores.base import (
+    AsyncRenewingStore,
+    AsyncStore,
+    RenewingStore,
+    Store,
+    is_async_store,
+)
 from sessions.stores.memory import MemoryStore
 
 __all__ = [
@@ -348,6 +354,10 @@ def _run_sync(steps: Steps[_Result], store: Store) -> _Result:
 
 def _perform_sync(store: Store, operation: StoreOperation) -> StoreAnswer:
     if isinstance(operation, LoadSession):
+        renew_to = operation.renew_to
+        if renew_to is not None and hasattr(store, "get_and_renew"):
+            renewing = cast(RenewingStore, store)
+            return renewing.get_and_renew(operation.session_id, renew_to)
         return store.get(operation.session_id)
     if isinstance(operation, Update):
         return store.update(
@@ -393,6 +403,10 @@ async def _run_async(steps: Steps[_Result], store: AsyncStore) -> _Result:
 
 async def _perform_async(store: AsyncStore, operation: StoreOperation) -> StoreAnswer:
     if isinstance(operation, LoadSession):
+        renew_to = operation.renew_to
+        if renew_to is not None and hasattr(store, "get_and_renew"):
+            renewing = cast(AsyncRenewingStore, store)
+            return await renewing.get_and_renew(operation.session_id, renew_to)
         return await store.get(operation.session_id)
     if isinstance(operation, Update):
         return await store.update(

@@ -65,6 +65,9 @@ from .support import (
 
 COOKIE = f"sid={sign('abc')}"
 PERSISTENT = CookieOptions(max_age=60)
+# The lookup a request with COOKIE starts with: read abc, and restart a
+# browser-session cookie's idle timeout (one day by default) on the way.
+LOOKUP = LoadSession("abc", renew_to=NOW + seconds(24 * 3600))
 
 
 def stored_abc(**record: Any) -> DictStore:
@@ -150,14 +153,14 @@ def test_odd_request_targets_still_get_a_session_under_the_root_path(
     target: str,
 ) -> None:
     cycle = SessionCycle(make_config())
-    assert cycle.receive_request(facts(COOKIE, path=target)) == LoadSession("abc")
+    assert cycle.receive_request(facts(COOKIE, path=target)) == LOOKUP
 
 
 @pytest.mark.parametrize("path", ["/foo/bar", "/foo/bar/baz"])
 def test_a_request_inside_the_cookie_path_loads_its_session(path: str) -> None:
     config = make_config(cookie=CookieOptions(path="/foo/bar"))
     cycle = SessionCycle(config)
-    assert cycle.receive_request(facts(COOKIE, path=path)) == LoadSession("abc")
+    assert cycle.receive_request(facts(COOKIE, path=path)) == LOOKUP
 
 
 # -- is the request secure? ----------------------------------------------------
@@ -275,7 +278,7 @@ def test_an_unverifiable_cookie_is_absent_and_never_looked_up(header: str) -> No
 def test_a_stored_id_loads_its_data() -> None:
     store = stored_abc()
     cycle = SessionCycle(make_config())
-    assert cycle.receive_request(facts(COOKIE)) == LoadSession("abc")
+    assert cycle.receive_request(facts(COOKIE)) == LOOKUP
     assert cycle.state is CycleState.LOADING
     ready = cycle.receive_record("abc", store.get("abc"))
     assert isinstance(ready, SessionReady)
@@ -358,7 +361,7 @@ def test_only_the_first_values_of_the_cookie_are_checked_at_all() -> None:
 
     cycle = SessionCycle(make_config())
     fewer = forged.rsplit(";", 1)[0]
-    assert cycle.receive_request(facts(f"{fewer}; {COOKIE}")) == LoadSession("abc")
+    assert cycle.receive_request(facts(f"{fewer}; {COOKIE}")) == LOOKUP
     assert store.lookups == []
 
 
@@ -1277,7 +1280,7 @@ def test_read_only_tolerates_a_failed_touch_and_withholds_the_renewed_cookie() -
 
 def test_a_store_error_while_loading_is_reraised_by_default() -> None:
     cycle = SessionCycle(make_config())
-    assert cycle.receive_request(facts(COOKIE)) == LoadSession("abc")
+    assert cycle.receive_request(facts(COOKIE)) == LOOKUP
     error = outage()
     with pytest.raises(StoreError) as caught:
         cycle.load_failed(error)
@@ -1289,7 +1292,9 @@ def test_a_store_error_while_loading_is_reraised_by_default() -> None:
 def stand_in(store: DictStore, **options: Any) -> tuple[SessionCycle, Session]:
     """A cycle whose lookup of ``abc`` failed, under ``read_only``."""
     cycle = SessionCycle(make_config(store_outage="read_only", **options))
-    assert cycle.receive_request(facts(COOKIE)) == LoadSession("abc")
+    lookup = cycle.receive_request(facts(COOKIE))
+    assert isinstance(lookup, LoadSession)
+    assert lookup.session_id == "abc"
     ready = cycle.load_failed(outage())
     assert cycle.state is CycleState.ACTIVE
     return cycle, ready.session

@@ -291,10 +291,19 @@ class CycleMachine(RuleBasedStateMachine):
         self.candidates = list(ids)
         self.offered = list(ids)
         if ids:
-            assert decision == LoadSession(ids[0])
+            assert decision == self.first_lookup(ids[0])
             self.expected = S.LOADING
         else:
             self.take_ready(decision, loaded_id=None)
+
+    def first_lookup(self, session_id: str) -> LoadSession:
+        """The lookup of a candidate id as a request starts: it asks a store
+        that can to restart a browser-session cookie's idle timeout, unless
+        an absolute deadline would have to cap it."""
+        if self.config.absolute_timeout is not None:
+            return LoadSession(session_id)
+        idle = timedelta(seconds=self.config.idle_timeout)
+        return LoadSession(session_id, renew_to=self.now + idle)
 
     def take_ready(self, decision: object, loaded_id: str | None) -> None:
         assert isinstance(decision, SessionReady)
@@ -336,7 +345,7 @@ class CycleMachine(RuleBasedStateMachine):
             return
         del self.candidates[0]
         if self.candidates:
-            assert decision == LoadSession(self.candidates[0])
+            assert decision == self.first_lookup(self.candidates[0])
         else:
             self.take_ready(decision, loaded_id=None)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import pytest
@@ -365,3 +365,98 @@ def test_a_sync_store_is_refused_by_an_async_adapter_and_vice_versa() -> None:
         sync_store(MemoryStore().as_async())
     spy = SpyStore()
     assert sync_store(spy) is spy
+
+
+# -- stores that read and restart the idle timeout in one call -------------------
+
+
+class RenewingSpyStore(SpyStore):
+    """A spy store with ``get_and_renew`` (see ``RenewingStore``)."""
+
+    def get_and_renew(
+        self, session_id: str, renew_to: datetime
+    ) -> SessionRecord | None:
+        self._log("get_and_renew", session_id)
+        record = self.inner.get(session_id)
+        if record is not None and record.max_age is None:
+            self.inner.touch(session_id, renew_to)
+            record = self.inner.get(session_id)
+        return record
+
+
+def stored_session(store: SpyStore, config: SessionConfig) -> str:
+    """Store a session through one request; return the cookie to send."""
+    runner = sync_runner(store, config)
+    load(runner)["user"] = "ada"
+    cookie = cookie_for(runner.commit())
+    runner.finish()
+    store.calls.clear()
+    return cookie
+
+
+def names(store: SpyStore) -> list[str]:
+    return [operation for operation, _ in store.calls]
+
+
+def test_a_renewing_store_reads_and_restarts_the_idle_timeout_in_one_call() -> None:
+    store = RenewingSpyStore()
+    config = make_config(idle_timeout=600)
+    cookie = stored_session(store, config)
+
+    runner = sync_runner(store, config)
+    session = load(runner, cookie)
+    assert runner.commit() == []
+    runner.finish()
+
+    assert names(store) == ["get_and_renew"], "no separate touch"
+    stored = store.inner.get(session.id)
+    assert stored is not None
+    assert stored.expires == NOW + timedelta(seconds=600)
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        # A persistent cookie: nothing to renew, and nothing to touch.
+        ({"cookie": CookieOptions(max_age=60)}, ["get_and_renew"]),
+        # A data change is written as usual.
+        ({"change": True}, ["get_and_renew", "update"]),
+        # An explicit touch() is still a touch.
+        ({"touch": True}, ["get_and_renew", "touch"]),
+        # An absolute deadline could cap the expiry: plain read, then touch.
+        ({"absolute_timeout": 3600}, ["get", "touch"]),
+    ],
+)
+def test_what_a_renewing_store_is_asked(
+    options: dict[str, Any], expected: list[str]
+) -> None:
+    change = options.pop("change", False)
+    touch = options.pop("touch", False)
+    store = RenewingSpyStore()
+    config = make_config(**options)
+    cookie = stored_session(store, config)
+
+    runner = sync_runner(store, config)
+    session = load(runner, cookie)
+    if change:
+        session["user"] = "grace"
+    if touch:
+        session.touch()
+    runner.commit()
+    runner.finish()
+
+    assert names(store) == expected
+
+
+def test_a_rolling_cookie_is_resent_without_a_touch_after_a_renewing_read() -> None:
+    store = RenewingSpyStore()
+    config = make_config(rolling=True)
+    cookie = stored_session(store, config)
+
+    runner = sync_runner(store, config)
+    load(runner, cookie)
+    (header,) = runner.commit()
+    runner.finish()
+
+    assert names(store) == ["get_and_renew"]
+    assert parse_set_cookie(header).max_age is None  # ends with the browser

@@ -31,8 +31,10 @@ from sessions.records import SessionRecord
 
 __all__ = [
     "AsyncEnumerableStore",
+    "AsyncRenewingStore",
     "AsyncStore",
     "EnumerableStore",
+    "RenewingStore",
     "Store",
     "is_async_store",
 ]
@@ -97,6 +99,25 @@ class EnumerableStore(Store, Protocol):
         """Delete every session."""
 
 
+class RenewingStore(Store, Protocol):
+    """A synchronous store that can read a session and restart its idle
+    timeout in one call, saving the request a separate ``touch``.
+
+    The request cycle asks for it with :attr:`LoadSession.renew_to
+    <sessions.cycle.LoadSession.renew_to>`; the runners call
+    :meth:`get_and_renew` instead of ``get`` when a store has it.
+    """
+
+    def get_and_renew(
+        self, session_id: str, renew_to: datetime
+    ) -> SessionRecord | None:
+        """Do what ``get`` does; in the same step, if the live record's
+        ``max_age`` is ``None`` (its cookie ends with the browser, and the
+        idle timeout keeps it), move its expiry to ``renew_to`` unless it is
+        later already, as ``touch`` would. The record returned carries the
+        expiry the store now holds."""
+
+
 @runtime_checkable
 class AsyncStore(Protocol):
     """An asynchronous session store; the methods mean what they mean on
@@ -118,6 +139,15 @@ class AsyncStore(Protocol):
 
     async def touch(self, session_id: str, expires: datetime) -> bool:
         """See :meth:`Store.touch`."""
+
+
+class AsyncRenewingStore(AsyncStore, Protocol):
+    """The asynchronous counterpart of :class:`RenewingStore`."""
+
+    async def get_and_renew(
+        self, session_id: str, renew_to: datetime
+    ) -> SessionRecord | None:
+        """See :meth:`RenewingStore.get_and_renew`."""
 
 
 @runtime_checkable

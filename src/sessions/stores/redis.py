@@ -14,6 +14,10 @@ Every session operation is one round trip, and every write is atomic:
   the key's absolute expiry (``PEXPIRETIME``); the returned record's
   ``expires`` is rebuilt from that expiry, so it reflects the last
   ``touch``, and its ``version`` is the ``version`` field's.
+  ``get_and_renew`` is the same script, which also moves the expiry of a
+  session whose cookie ends with the browser (``max_age`` null in the
+  record) later, as ``touch`` would: reading a session and restarting its
+  idle timeout take one round trip.
 * ``set`` runs a script that replaces the key whole: ``DEL``, ``HSET`` of
   both fields, ``PEXPIREAT <ms>``. A script runs without interruption, so
   no client ever sees the key without its expiry.
@@ -88,6 +92,24 @@ local kind = redis.call('TYPE', KEYS[1])['ok']
 if kind == 'none' then return false end
 if kind ~= 'hash' then return {kind} end
 local fields = redis.call('HMGET', KEYS[1], 'record', 'version')
+return {fields[1], fields[2], redis.call('PEXPIRETIME', KEYS[1])}
+"""
+
+# The read script, which also restarts the idle timeout of a session whose
+# cookie ends with the browser (its record's max_age is null): the expiry
+# moves to ARGV[1] (Unix milliseconds, in the future) unless it is later
+# already. Same replies as the read script, with the expiry after the move.
+_READ_AND_RENEW_SCRIPT = """
+local kind = redis.call('TYPE', KEYS[1])['ok']
+if kind == 'none' then return false end
+if kind ~= 'hash' then return {kind} end
+local fields = redis.call('HMGET', KEYS[1], 'record', 'version')
+if fields[1] then
+  local ok, record = pcall(cjson.decode, fields[1])
+  if ok and type(record) == 'table' and record['max_age'] == cjson.null then
+    redis.call('PEXPIREAT', KEYS[1], ARGV[1], 'GT')
+  end
+end
 return {fields[1], fields[2], redis.call('PEXPIRETIME', KEYS[1])}
 """
 
@@ -379,6 +401,18 @@ class RedisStore:
             reply = self.client.eval(_READ_SCRIPT, 1, self._key(session_id))
         return _record_from_reply(self.prefix, session_id, reply)
 
+    def get_and_renew(
+        self, session_id: str, renew_to: datetime
+    ) -> SessionRecord | None:
+        """Return the live record for ``session_id``, or ``None``, and move
+        the expiry of one whose ``max_age`` is ``None`` to ``renew_to``
+        unless it is later already; one script call (see
+        :meth:`~sessions.stores.base.RenewingStore.get_and_renew`)."""
+        key, expiry = self._key(session_id), _milliseconds(renew_to)
+        with _store_errors("get()"):
+            reply = self.client.eval(_READ_AND_RENEW_SCRIPT, 1, key, expiry)
+        return _record_from_reply(self.prefix, session_id, reply)
+
     def set(self, session_id: str, record: SessionRecord) -> None:
         """Store ``record`` until its ``expires``, replacing whatever the key
         held; an already expired record deletes the session instead.
@@ -507,6 +541,15 @@ class AsyncRedisStore:
         """See :meth:`RedisStore.get`."""
         with _store_errors("get()"):
             reply = await self.client.eval(_READ_SCRIPT, 1, self._key(session_id))
+        return _record_from_reply(self.prefix, session_id, reply)
+
+    async def get_and_renew(
+        self, session_id: str, renew_to: datetime
+    ) -> SessionRecord | None:
+        """See :meth:`RedisStore.get_and_renew`."""
+        key, expiry = self._key(session_id), _milliseconds(renew_to)
+        with _store_errors("get()"):
+            reply = await self.client.eval(_READ_AND_RENEW_SCRIPT, 1, key, expiry)
         return _record_from_reply(self.prefix, session_id, reply)
 
     async def set(self, session_id: str, record: SessionRecord) -> None:

@@ -104,6 +104,11 @@ class BlockingStore:
     def get(self, session_id: str) -> SessionRecord | None:
         return self._run(self.store.get(session_id))
 
+    def get_and_renew(
+        self, session_id: str, renew_to: datetime
+    ) -> SessionRecord | None:
+        return self._run(self.store.get_and_renew(session_id, renew_to))
+
     def set(self, session_id: str, record: SessionRecord) -> None:
         self._run(self.store.set(session_id, record))
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import attrs
 import pytest
 import redis
 import redis.asyncio
@@ -131,6 +132,37 @@ def test_get_is_one_script_call(
 
     assert sent(executed) == ["EVAL"]
     assert run_by_scripts(executed) == ["TYPE", "HMGET", "PEXPIRETIME"]
+
+
+def test_get_and_renew_is_one_script_that_renews_a_browser_session_cookie(
+    any_store: AnyStore, redis_address: RedisAddress, redis_client: redis.Redis
+) -> None:
+    browser, persistent, fresher = new_id(), new_id(), new_id()
+    key = any_store.prefix + browser
+    idle = attrs.evolve(a_record(expires_in=60), max_age=None)
+    any_store.set(browser, idle)
+    any_store.set(persistent, a_record(expires_in=60))
+    any_store.set(fresher, attrs.evolve(a_record(expires_in=7200), max_age=None))
+    renew_to = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(hours=1)
+
+    with watch_commands(redis_address, any_store.prefix) as executed:
+        renewed = any_store.get_and_renew(browser, renew_to)
+
+    assert sent(executed) == ["EVAL"]
+    assert run_by_scripts(executed) == ["TYPE", "HMGET", "PEXPIREAT", "PEXPIRETIME"]
+    assert renewed is not None
+    assert renewed.expires == renew_to
+    assert renewed.data == idle.data
+    assert redis_client.pexpiretime(key) == milliseconds(renew_to)
+    # A persistent cookie's expiry is the cookie's: it is not moved.
+    kept = any_store.get_and_renew(persistent, renew_to)
+    assert kept is not None
+    assert kept.expires < renew_to
+    # A later expiry is never brought closer.
+    later = any_store.get_and_renew(fresher, renew_to)
+    assert later is not None
+    assert later.expires > renew_to
+    assert any_store.get_and_renew(new_id(), renew_to) is None
 
 
 def test_update_is_one_script_that_compares_the_version_and_then_writes(
