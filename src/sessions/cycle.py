@@ -591,10 +591,12 @@ class SessionCycle:
             self._move(Event.RECORD_SETTLED)
             self._client_id = session_id
             renew_to = self._renew_to
+            # Stores keep expiries to the millisecond (Redis does): one
+            # renewed to renew_to may come back up to a millisecond short.
             self._renewed_on_load = (
                 renew_to is not None
                 and record.max_age is None
-                and record.expires >= renew_to
+                and record.expires > renew_to - _MILLISECOND
             )
             config = self._config
             return self._ready(
@@ -1286,6 +1288,8 @@ class _Write:
     attempts: int = 1
     replayed: bool = False
 
+
+_MILLISECOND: Final = timedelta(milliseconds=1)
 
 _GONE: Final = (
     "the session ended while this request ran (another request logged out or "

@@ -23,7 +23,7 @@ import redis.asyncio
 import redis.asyncio.client
 import redis.client
 
-from sessions import StoreError
+from sessions import RequestFacts, SessionConfig, StoreError, SyncRunner
 from sessions.stores.redis import AsyncRedisStore, RedisStore
 from tests.stores.redis_store.servers import HOST, RedisAddress, free_port
 from tests.stores.redis_store.support import (
@@ -449,3 +449,30 @@ def test_the_async_store_never_closes_the_client_it_was_given(
 
     asyncio.run(scenario())
     assert closed == []
+
+
+@pytest.mark.parametrize("rolling", [False, True])
+def test_a_read_only_request_on_a_browser_session_cookie_is_one_round_trip(
+    redis_store: RedisStore, redis_address: RedisAddress, rolling: bool
+) -> None:
+    config = SessionConfig(secret="a test secret", rolling=rolling)
+    first = SyncRunner(config, redis_store)
+    session = first.load(RequestFacts(now=datetime.now(timezone.utc)))
+    assert session is not None
+    session["user"] = "ada"
+    cookie = first.commit()[0].split(";")[0]
+    first.finish()
+
+    with watch_commands(redis_address, redis_store.prefix) as executed:
+        now = datetime.now(timezone.utc)
+        second = SyncRunner(config, redis_store)
+        again = second.load(RequestFacts(cookie_headers=(cookie,), now=now))
+        assert again == {"user": "ada"}
+        second.commit()
+        second.finish()
+
+    # Read and restart the idle timeout in one script; no touch after.
+    assert sent(executed) == ["EVAL"]
+    key = redis_store.prefix + session.id
+    renewed = milliseconds(now + timedelta(seconds=config.idle_timeout))
+    assert redis_store.client.pexpiretime(key) == renewed
