@@ -47,15 +47,17 @@ class IdSigner:
     def __init__(self, secrets: Sequence[bytes]) -> None:
         if not secrets:
             raise ValueError("at least one secret is needed")
-        self._algorithm = HMACAlgorithm(hashlib.sha256)
         # itsdangerous signs with the last key of its list, so it gets the
-        # secrets oldest first; the newest one signs.
+        # secrets oldest first; the newest one signs. SHA-256 both derives
+        # each key from its secret and computes the signature: changing
+        # either would invalidate every cookie already issued.
         self._signer = Signer(
             list(reversed(secrets)),
             salt=_SALT,
             key_derivation="hmac",
-            algorithm=self._algorithm,
+            digest_method=hashlib.sha256,
         )
+        self._algorithm = HMACAlgorithm(hashlib.sha256)
         self._keys = tuple(self._signer.derive_key(secret) for secret in secrets)
 
     def sign(self, session_id: str) -> str:

@@ -3,9 +3,12 @@ and a list of secrets rotates: the first signs, every one verifies."""
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
+from itsdangerous import Signer
 
 from sessions.signing import IdSigner
 
@@ -168,3 +171,39 @@ def test_a_secret_dropped_from_the_list_no_longer_verifies() -> None:
 def test_no_secret_is_refused() -> None:
     with pytest.raises(ValueError, match="secret"):
         IdSigner([])
+
+
+# The cookie format is a promise to every browser holding a cookie: the same
+# secret must keep producing, and accepting, the same value across releases.
+# It is itsdangerous's HMAC key derivation and HMAC-SHA256 signature, both
+# with SHA-256, under this salt.
+_REFERENCE_SALT = b"sessions.cookie-id"
+
+
+def reference_signer(secret: bytes) -> Signer:
+    return Signer(
+        secret,
+        salt=_REFERENCE_SALT,
+        key_derivation="hmac",
+        digest_method=hashlib.sha256,
+    )
+
+
+@relaxed
+@given(secrets, session_ids)
+def test_the_cookie_format_is_itsdangerous_hmac_sha256(
+    secret: bytes, session_id: str
+) -> None:
+    ours = signer(secret)
+    reference = reference_signer(secret)
+    assert ours.sign(session_id) == reference.sign(session_id).decode("ascii")
+    assert ours.unsign(reference.sign(session_id).decode("ascii")) == session_id
+    assert reference.unsign(ours.sign(session_id)) == session_id.encode("ascii")
+
+
+def test_a_cookie_issued_earlier_still_verifies() -> None:
+    # Computed once and pinned here, so a change of format cannot slip by
+    # unnoticed even if the reference above were changed with it.
+    issued = "sid-123.5MNy3wt2KGq38fOxqvZsU22cZRo2atkw0ZxzCTvHx3I"
+    assert signer(b"pinned secret").sign("sid-123") == issued
+    assert signer(b"pinned secret").unsign(issued) == "sid-123"
