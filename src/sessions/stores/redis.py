@@ -1,29 +1,31 @@
 """Redis stores: sessions shared by every process and machine of a fleet.
 
-Each session is one Redis hash under ``prefix + session_id`` with two
+Each session is one Redis hash under ``prefix + session_id`` with three
 fields: ``record``, the record as JSON text
-(:func:`~sessions.records.record_to_json`), and ``version``, the record's
-version as decimal digits. The key carries an absolute expiry equal to the
-record's ``expires``, so Redis itself forgets the session on time. No
-command ever names two sessions' keys, so the stores work unchanged on
-Redis Cluster, and on Valkey.
+(:func:`~sessions.records.record_to_json`); ``version``, the record's
+version as decimal digits; and ``browser_session``, ``1`` when the record's
+``max_age`` is null (its cookie ends with the browser) and ``0`` otherwise,
+so that a script can tell without decoding the JSON. The key carries an
+absolute expiry equal to the record's ``expires``, so Redis itself forgets
+the session on time. No command ever names two sessions' keys, so the
+stores work unchanged on Redis Cluster, and on Valkey.
 
 Every session operation is one round trip, and every write is atomic:
 
-* ``get`` runs a short Lua script that returns both fields together with
-  the key's absolute expiry (``PEXPIRETIME``); the returned record's
+* ``get`` runs a short Lua script that returns ``record`` and ``version``
+  with the key's absolute expiry (``PEXPIRETIME``); the returned record's
   ``expires`` is rebuilt from that expiry, so it reflects the last
   ``touch``, and its ``version`` is the ``version`` field's.
   ``get_and_renew`` is the same script, which also moves the expiry of a
-  session whose cookie ends with the browser (``max_age`` null in the
-  record) later, as ``touch`` would: reading a session and restarting its
-  idle timeout take one round trip.
+  session whose cookie ends with the browser (``browser_session`` is ``1``)
+  later, as ``touch`` would: reading a session and restarting its idle
+  timeout take one round trip.
 * ``set`` runs a script that replaces the key whole: ``DEL``, ``HSET`` of
-  both fields, ``PEXPIREAT <ms>``. A script runs without interruption, so
+  the three fields, ``PEXPIREAT <ms>``. A script runs without interruption, so
   no client ever sees the key without its expiry.
 * ``update`` runs a script that compares the ``version`` field with the
-  expected version and, only when they are equal, writes both fields and
-  the expiry; it replies 1 when it wrote and 0 otherwise. A missing key is
+  expected version and, only when they are equal, writes the three fields
+  and the expiry; it replies 1 when it wrote and 0 otherwise. A missing key is
   never created.
 * A record whose expiry has already passed is never written: ``set`` sends
   ``DEL`` instead, and ``update`` a script that deletes the key only when
@@ -81,7 +83,8 @@ _MILLISECOND = timedelta(milliseconds=1)
 # A version field as this store writes it: a 64-bit integer in decimal digits.
 _INTEGER = re.compile(r"-?[0-9]{1,19}")
 
-# The scripts name the two fields of a session's hash, 'record' and 'version'.
+# The scripts name the three fields of a session's hash: 'record', 'version'
+# and 'browser_session'.
 
 # The record, its version and the key's absolute expiry, read atomically.
 # Replies: false (no such key), {type} (the key is not a hash), or
@@ -96,28 +99,28 @@ return {fields[1], fields[2], redis.call('PEXPIRETIME', KEYS[1])}
 """
 
 # The read script, which also restarts the idle timeout of a session whose
-# cookie ends with the browser (its record's max_age is null): the expiry
-# moves to ARGV[1] (Unix milliseconds, in the future) unless it is later
-# already. Same replies as the read script, with the expiry after the move.
+# cookie ends with the browser (its browser_session field is '1'): the
+# expiry moves to ARGV[1] (Unix milliseconds, in the future) unless it is
+# later already. Same replies as the read script, with the expiry after the
+# move. The flag is a field of its own so that the script never decodes
+# the record's JSON, whose cost grows with the session's size.
 _READ_AND_RENEW_SCRIPT = """
 local kind = redis.call('TYPE', KEYS[1])['ok']
 if kind == 'none' then return false end
 if kind ~= 'hash' then return {kind} end
-local fields = redis.call('HMGET', KEYS[1], 'record', 'version')
-if fields[1] then
-  local ok, record = pcall(cjson.decode, fields[1])
-  if ok and type(record) == 'table' and record['max_age'] == cjson.null then
-    redis.call('PEXPIREAT', KEYS[1], ARGV[1], 'GT')
-  end
+local fields = redis.call('HMGET', KEYS[1], 'record', 'version', 'browser_session')
+if fields[1] and fields[3] == '1' then
+  redis.call('PEXPIREAT', KEYS[1], ARGV[1], 'GT')
 end
 return {fields[1], fields[2], redis.call('PEXPIRETIME', KEYS[1])}
 """
 
 # Replaces the key whole, whatever it held. ARGV: record, version, expiry in
-# Unix milliseconds (always in the future).
+# Unix milliseconds (always in the future), browser_session flag.
 _SET_SCRIPT = """
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'record', ARGV[1], 'version', ARGV[2])
+redis.call('HSET', KEYS[1], 'record', ARGV[1], 'version', ARGV[2],
+  'browser_session', ARGV[4])
 redis.call('PEXPIREAT', KEYS[1], ARGV[3])
 """
 
@@ -133,11 +136,13 @@ if redis.call('HGET', KEYS[1], 'version') ~= ARGV[1] then return 0 end
 """
 
 # A conditional write. ARGV: expected version, record, new version, expiry in
-# Unix milliseconds (always in the future). Replies 1 when it wrote.
+# Unix milliseconds (always in the future), browser_session flag. Replies 1
+# when it wrote.
 _UPDATE_SCRIPT = (
     _VERSION_GUARD
     + """
-redis.call('HSET', KEYS[1], 'record', ARGV[2], 'version', ARGV[3])
+redis.call('HSET', KEYS[1], 'record', ARGV[2], 'version', ARGV[3],
+  'browser_session', ARGV[5])
 redis.call('PEXPIREAT', KEYS[1], ARGV[4])
 return 1
 """
@@ -269,6 +274,12 @@ def _written_from_reply(prefix: str, session_id: str, reply: object) -> bool:
     return reply == 1
 
 
+def _browser_session(record: SessionRecord) -> str:
+    """The ``browser_session`` field for ``record``: whether its cookie ends
+    with the browser, so that ``get_and_renew`` restarts its idle timeout."""
+    return "1" if record.max_age is None else "0"
+
+
 def _set_arguments(key: str, record: SessionRecord) -> list[str] | None:
     """The key and arguments of the set script for ``record``, or ``None``
     when the record has already expired and the key is to be deleted.
@@ -280,7 +291,7 @@ def _set_arguments(key: str, record: SessionRecord) -> list[str] | None:
     expiry = _milliseconds(record.expires)
     if expiry <= _now_milliseconds():
         return None
-    return [key, text, str(record.version), str(expiry)]
+    return [key, text, str(record.version), str(expiry), _browser_session(record)]
 
 
 def _update_call(
@@ -296,7 +307,8 @@ def _update_call(
     expiry = _milliseconds(record.expires)
     if expiry <= _now_milliseconds():
         return _DELETE_IF_VERSION_SCRIPT, [key, expected]
-    return _UPDATE_SCRIPT, [key, expected, text, str(record.version), str(expiry)]
+    arguments = [key, expected, text, str(record.version), str(expiry)]
+    return _UPDATE_SCRIPT, [*arguments, _browser_session(record)]
 
 
 @contextlib.contextmanager

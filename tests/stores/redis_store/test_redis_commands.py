@@ -116,10 +116,14 @@ def test_set_is_one_script_that_replaces_the_key_with_its_expiry(
     scripted = [command.text for command in executed if command.from_script]
     assert scripted[0] == f"DEL {key}"
     assert scripted[1].startswith(f"HSET {key} record ")
-    assert scripted[1].endswith(" version 3")
+    assert scripted[1].endswith(" version 3 browser_session 0")
     assert scripted[2] == f"PEXPIREAT {key} {milliseconds(record.expires)}"
     assert redis_client.type(key) == b"hash"
-    assert sorted(redis_client.hkeys(key)) == [b"record", b"version"]
+    assert sorted(redis_client.hkeys(key)) == [
+        b"browser_session",
+        b"record",
+        b"version",
+    ]
 
 
 def test_get_is_one_script_call(
@@ -163,6 +167,27 @@ def test_get_and_renew_is_one_script_that_renews_a_browser_session_cookie(
     assert later is not None
     assert later.expires > renew_to
     assert any_store.get_and_renew(new_id(), renew_to) is None
+
+
+def test_get_and_renew_reads_the_flag_field_not_the_json(
+    any_store: AnyStore, redis_client: redis.Redis
+) -> None:
+    # The script goes by the browser_session field alone: a hash without it
+    # (as written before the field existed) still reads, and is not renewed.
+    session_id = new_id()
+    key = any_store.prefix + session_id
+    record = attrs.evolve(a_record(expires_in=60), max_age=None)
+    any_store.set(session_id, record)
+    assert redis_client.hget(key, "browser_session") == b"1"
+    redis_client.hdel(key, "browser_session")
+    renew_to = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(hours=1)
+
+    found = any_store.get_and_renew(session_id, renew_to)
+
+    assert found is not None
+    assert found.data == record.data
+    assert found.expires < renew_to
+    assert redis_client.pexpiretime(key) == milliseconds(record.expires)
 
 
 def test_update_is_one_script_that_compares_the_version_and_then_writes(
