@@ -249,7 +249,14 @@ def _secrets(
     secrets: list[bytes] = []
     for index, item in enumerate(items):
         if isinstance(item, str):
-            item = item.encode("utf-8")
+            try:
+                item = item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ConfigError(
+                    f"secret[{index}]",
+                    "is a string that UTF-8 cannot encode (a lone surrogate); "
+                    "pass bytes or valid text",
+                ) from None
         if not isinstance(item, bytes) or not item:
             raise ConfigError(
                 f"secret[{index}]", "must be a non-empty string or bytes value"

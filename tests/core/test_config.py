@@ -95,6 +95,12 @@ def test_secret_of_the_wrong_type_is_refused(secret: object) -> None:
     assert config_error(secret=secret).field.startswith("secret")
 
 
+def test_text_secret_that_utf8_cannot_encode_is_refused() -> None:
+    error = config_error(secret=["fine", "half a pair \ud800"])
+    assert error.field == "secret[1]"
+    assert "half a pair" not in str(error)
+
+
 def test_error_message_never_quotes_the_secret() -> None:
     error = config_error(secret=["a-very-secret-value", ""])
     assert "a-very-secret-value" not in str(error)
