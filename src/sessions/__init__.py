@@ -46,6 +46,7 @@ from sessions.stores.base import (
     Store,
 )
 from sessions.stores.memory import AsyncMemoryStore, MemoryStore
+from sessions.typed import FieldValueError, SessionDataError, TypedView
 
 __all__ = [
     "AsyncEnumerableStore",
@@ -62,6 +63,7 @@ __all__ = [
     "CycleState",
     "Destroy",
     "EnumerableStore",
+    "FieldValueError",
     "InvalidSessionIdError",
     "LoadSession",
     "MemoryStore",
@@ -76,6 +78,7 @@ __all__ = [
     "SessionConfig",
     "SessionCookie",
     "SessionCycle",
+    "SessionDataError",
     "SessionError",
     "SessionNotFoundError",
     "SessionReady",
@@ -86,6 +89,7 @@ __all__ = [
     "SyncRunner",
     "SyncSession",
     "Touch",
+    "TypedView",
     "Update",
     "UsageError",
     "WriteConflictError",
