@@ -28,7 +28,10 @@ and ``await self.session.reload()`` reach the store at once.
 Settings read: ``session_config`` (a :class:`~sessions.SessionConfig`,
 required) and ``session_store`` (an asynchronous store or a
 :class:`~sessions.MemoryStore`; by default one ``MemoryStore`` per
-application).
+application), and ``session_clock`` (a function returning the current time
+as a timezone-aware ``datetime``; by default the system clock in UTC, and a
+test may pass a clock of its own, such as
+:class:`sessions.testing.ManualClock`).
 """
 
 from __future__ import annotations

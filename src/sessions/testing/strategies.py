@@ -1,0 +1,818 @@
+"""Hypothesis strategies for testing code built on this library.
+
+Import the module under a short name and draw what your property needs::
+
+    from hypothesis import given
+    from sessions.testing import strategies as sst
+
+    @given(config=sst.session_configs(cookie=sst.cookie_options(path="/")))
+    def test_my_app_works_with_any_configuration(config): ...
+
+What each strategy promises:
+
+- :func:`cookie_options`, :func:`session_configs`: configurations that
+  construct without error, spread over every option.
+- :func:`valid_cookie_headers`: ``Cookie`` headers holding exactly one value
+  of the session cookie, signed with one of the configuration's secrets:
+  it verifies.
+- :func:`tampered_cookie_headers`: headers whose session cookie is a signed
+  value with one change (or signed with a secret the configuration does not
+  have): nothing in them verifies.
+- :func:`hostile_cookie_headers`: junk, oversized, non-ASCII, duplicated,
+  badly quoted and badly separated headers: nothing in them verifies.
+- :func:`request_facts`: the facts an adapter hands the request cycle.
+- :func:`session_data`, :func:`json_values`: data a session accepts and
+  stores unchanged.
+
+Every strategy that builds a configuration takes keyword arguments that pin
+an option: a plain value is used as given, a strategy is drawn from. The
+remaining options are drawn so that the combination is valid; a pinned
+combination the configuration refuses raises its
+:class:`~sessions.errors.ConfigError` when drawn.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any, Literal, TypeVar
+
+import attrs
+from hypothesis import strategies as st
+
+from sessions.config import MAX_LIFETIME, CookieOptions, SessionConfig
+from sessions.cookies import cookie_values
+from sessions.cycle import RequestFacts, path_matches
+from sessions.ids import check_session_id
+from sessions.signing import IdSigner
+
+__all__ = [
+    "COOKIE_OCTETS",
+    "TOKEN_CHARACTERS",
+    "CookieHeader",
+    "cookie_names",
+    "cookie_options",
+    "cookie_paths",
+    "domains",
+    "hostile_cookie_headers",
+    "json_values",
+    "request_facts",
+    "secret_lists",
+    "session_configs",
+    "session_data",
+    "session_ids",
+    "signed_cookie_value",
+    "tampered_cookie_headers",
+    "valid_cookie_headers",
+]
+
+_T = TypeVar("_T")
+
+TOKEN_CHARACTERS = "!#$%&'*+-.^_`|~" + string.digits + string.ascii_letters
+"""The HTTP token characters: what cookie names and session ids are made of."""
+
+COOKIE_OCTETS = "".join(
+    chr(code) for code in range(0x21, 0x7F) if chr(code) not in '",;\\'
+)
+"""The characters an RFC 6265 cookie value may hold unquoted."""
+
+_BASE64URL = string.ascii_letters + string.digits + "-_"
+# Every character an HTTP field value may carry, as a server hands it over
+# (bytes as Latin-1): tab, visible ASCII and space, and the bytes 0x80-0xFF.
+_ASCII_FIELD_CHARACTERS = "\t" + "".join(map(chr, range(0x20, 0x7F)))
+_FIELD_CHARACTERS = _ASCII_FIELD_CHARACTERS + "".join(map(chr, range(0x80, 0x100)))
+_OWS = " \t"
+
+HUGE = 4097
+"""A hostile header is "huge" from this many bytes on: one more than the
+4096 bytes browsers allow a cookie."""
+
+DEFAULT_MAX_HEADER_SIZE = 8000
+"""The largest hostile header drawn by default, in UTF-8 bytes. aiohttp's
+server refuses a header field above 8190 bytes, so every test client can
+send a header up to this size."""
+
+
+# -- pinning options ---------------------------------------------------------------
+
+
+def _check_pinned(pinned: dict[str, object], cls: type, function: str) -> None:
+    unknown = sorted(set(pinned) - {field.name for field in attrs.fields(cls)})
+    if unknown:
+        raise TypeError(
+            f"{function}() got options {cls.__name__} does not have: "
+            + ", ".join(unknown)
+        )
+
+
+def _pick(
+    draw: st.DrawFn,
+    pinned: dict[str, object],
+    name: str,
+    default: st.SearchStrategy[_T] | Callable[[], st.SearchStrategy[_T]],
+) -> Any:
+    """The pinned value of option ``name`` (drawn, when it is a strategy), or
+    a draw from ``default`` (a strategy, or a function that makes one)."""
+    if name in pinned:
+        value = pinned[name]
+        return draw(value) if isinstance(value, st.SearchStrategy) else value
+    strategy = default if isinstance(default, st.SearchStrategy) else default()
+    return draw(strategy)
+
+
+# -- configurations -----------------------------------------------------------------
+
+
+def cookie_paths() -> st.SearchStrategy[str]:
+    """Valid ``cookie.path`` values: mostly ``"/"``, otherwise one or more
+    segments of printable ASCII without ``;``, ``,`` or ``%``."""
+    segment = st.text(
+        alphabet=[c for c in COOKIE_OCTETS if c not in "/%"],
+        min_size=1,
+        max_size=8,
+    )
+    nested = st.lists(segment, min_size=1, max_size=3).map(
+        lambda parts: "/" + "/".join(parts)
+    )
+    return st.one_of(st.just("/"), nested, nested.map(lambda path: path + "/"))
+
+
+def domains() -> st.SearchStrategy[str]:
+    """Valid ``cookie.domain`` values: host names of one to four labels,
+    sometimes with a leading dot."""
+    label = st.from_regex(
+        r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,8}[A-Za-z0-9])?", fullmatch=True
+    )
+    name = st.lists(label, min_size=1, max_size=4).map(".".join)
+    return st.one_of(name, name.map(lambda host: "." + host))
+
+
+def cookie_options(**pinned: object) -> st.SearchStrategy[CookieOptions]:
+    """Valid :class:`~sessions.CookieOptions`, over every attribute.
+
+    ``secure`` is ``True``, ``False`` or ``"auto"``; ``same_site`` any of its
+    five values (``"none"`` only with a cookie that can be ``Secure``);
+    ``max_age`` ``None`` or 1 second to 400 days; ``partitioned`` only with
+    a cookie that can be ``Secure``; ``priority`` any of its four values;
+    ``domain`` mostly ``None``; ``path`` mostly ``"/"``.
+
+    Args:
+        **pinned: Options to hold fixed, by name (a value, or a strategy to
+            draw it from), for example ``path="/"`` or
+            ``secure=st.sampled_from([True, "auto"])``.
+
+    Raises:
+        TypeError: an option that :class:`~sessions.CookieOptions` lacks.
+    """
+    _check_pinned(pinned, CookieOptions, "cookie_options")
+    return _cookie_options(**pinned)
+
+
+@st.composite
+def _cookie_options(draw: st.DrawFn, /, **pinned: object) -> CookieOptions:
+    secure = _pick(draw, pinned, "secure", st.sampled_from([True, False, "auto"]))
+    can_be_secure = secure is not False
+    same_sites: list[str | None] = ["strict", "lax", "auto", None]
+    if can_be_secure:
+        same_sites.append("none")
+    return CookieOptions(
+        path=_pick(draw, pinned, "path", cookie_paths),
+        domain=_pick(draw, pinned, "domain", lambda: st.none() | domains()),
+        http_only=_pick(draw, pinned, "http_only", st.booleans()),
+        secure=secure,
+        same_site=_pick(draw, pinned, "same_site", st.sampled_from(same_sites)),
+        max_age=_pick(
+            draw,
+            pinned,
+            "max_age",
+            st.none() | st.integers(min_value=1, max_value=MAX_LIFETIME),
+        ),
+        partitioned=_pick(
+            draw,
+            pinned,
+            "partitioned",
+            st.booleans() if can_be_secure else st.just(False),
+        ),
+        priority=_pick(
+            draw, pinned, "priority", st.sampled_from([None, "low", "medium", "high"])
+        ),
+    )
+
+
+def _unprefixed(name: str) -> bool:
+    return not name.lower().startswith(("__secure-", "__host-"))
+
+
+def cookie_names(cookie: CookieOptions | None = None) -> st.SearchStrategy[str]:
+    """Valid cookie names (HTTP tokens) for a cookie with the attributes
+    ``cookie``: the ``__Secure-`` prefix only when ``cookie.secure`` is
+    ``True``, ``__Host-`` only when it is also on path ``"/"`` without a
+    domain. Without ``cookie``, no prefixed names."""
+    plain = st.one_of(
+        st.sampled_from(["sid", "session", "connect.sid"]),
+        st.text(alphabet=TOKEN_CHARACTERS, min_size=1, max_size=24).filter(_unprefixed),
+    )
+    if cookie is None or cookie.secure is not True:
+        return plain
+    prefixes = ["__Secure-"]
+    if cookie.path == "/" and cookie.domain is None:
+        prefixes.append("__Host-")
+    prefixed = st.tuples(st.sampled_from(prefixes), plain).map("".join)
+    return st.one_of(plain, prefixed)
+
+
+def secret_lists() -> st.SearchStrategy[list[str | bytes]]:
+    """One to three secrets, each non-empty text or bytes (newest first)."""
+    secret = st.one_of(
+        st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=40),
+        st.binary(min_size=1, max_size=40),
+    )
+    return st.lists(secret, min_size=1, max_size=3)
+
+
+def _seconds(*, optional: bool) -> st.SearchStrategy[int | None]:
+    seconds = st.integers(min_value=1, max_value=MAX_LIFETIME)
+    return st.none() | seconds if optional else seconds
+
+
+def session_configs(**pinned: object) -> st.SearchStrategy[SessionConfig]:
+    """Valid :class:`~sessions.SessionConfig` objects, over every option.
+
+    Drawn: one to three secrets (text or bytes); a cookie name fitting the
+    cookie's attributes (see :func:`cookie_names`); the cookie options of
+    :func:`cookie_options`; ``trust_proxy``, ``rolling``, ``resave`` and
+    ``save_uninitialized`` on or off; ``unset`` and ``store_outage`` either
+    way; ``idle_timeout`` from 1 second to 400 days; ``absolute_timeout``
+    ``None`` or the same range; ``touch_after`` ``None`` or shorter than
+    the session's lifetime. ``genid`` is the library's default unless
+    pinned.
+
+    Args:
+        **pinned: Options to hold fixed, by name (a value, or a strategy to
+            draw it from). ``cookie`` may be a :class:`~sessions.CookieOptions`
+            or a strategy such as ``cookie_options(path="/", domain=None)``.
+            A fresh id factory per example: ``genid=st.builds(SequentialIds)``.
+
+    Raises:
+        TypeError: an option that :class:`~sessions.SessionConfig` lacks.
+    """
+    _check_pinned(pinned, SessionConfig, "session_configs")
+    return _session_configs(**pinned)
+
+
+@st.composite
+def _session_configs(draw: st.DrawFn, /, **pinned: object) -> SessionConfig:
+    options: dict[str, Any] = {}
+    if "name" in pinned:
+        # A prefixed name decides the cookie's attributes, not the reverse.
+        name = _pick(draw, pinned, "name", st.nothing())
+        prefix = name.lower() if isinstance(name, str) else ""
+        needs: dict[str, object] = {}
+        if prefix.startswith(("__secure-", "__host-")):
+            needs["secure"] = True
+        if prefix.startswith("__host-"):
+            needs.update(path="/", domain=None)
+        cookie = _pick(draw, pinned, "cookie", lambda: cookie_options(**needs))
+    else:
+        cookie = _pick(draw, pinned, "cookie", cookie_options)
+        name = draw(cookie_names(cookie if isinstance(cookie, CookieOptions) else None))
+    options.update(name=name, cookie=cookie)
+    options["secret"] = _pick(draw, pinned, "secret", secret_lists)
+    for flag in ("trust_proxy", "rolling", "resave", "save_uninitialized"):
+        options[flag] = _pick(draw, pinned, flag, st.booleans())
+    options["unset"] = _pick(
+        draw, pinned, "unset", st.sampled_from(["keep", "destroy"])
+    )
+    options["store_outage"] = _pick(
+        draw, pinned, "store_outage", st.sampled_from(["fail", "read_only"])
+    )
+    idle_timeout = _pick(draw, pinned, "idle_timeout", _seconds(optional=False))
+    options["idle_timeout"] = idle_timeout
+    options["absolute_timeout"] = _pick(
+        draw, pinned, "absolute_timeout", _seconds(optional=True)
+    )
+    options["touch_after"] = _pick(
+        draw, pinned, "touch_after", lambda: _touch_after(idle_timeout, cookie)
+    )
+    if "genid" in pinned:
+        options["genid"] = _pick(draw, pinned, "genid", st.nothing())
+    return SessionConfig(**options)
+
+
+def _touch_after(idle_timeout: object, cookie: object) -> st.SearchStrategy[int | None]:
+    """``touch_after`` values shorter than the session's lifetime."""
+    if isinstance(idle_timeout, timedelta):
+        idle_timeout = int(idle_timeout.total_seconds())
+    if not isinstance(idle_timeout, int) or not isinstance(cookie, CookieOptions):
+        return st.none()  # pinned to something odd: leave the check to the config
+    shortest = idle_timeout
+    if cookie.max_age is not None:
+        shortest = min(shortest, cookie.max_age)
+    if shortest < 2:
+        return st.none()
+    return st.none() | st.integers(min_value=1, max_value=shortest - 1)
+
+
+# -- cookie headers -----------------------------------------------------------------
+
+
+def session_ids() -> st.SearchStrategy[str]:
+    """Any id a session cookie can carry: 1 to 256 HTTP token characters,
+    often in the shape the default ``genid`` makes (43 URL-safe base64
+    characters)."""
+    default_shape = st.text(alphabet=_BASE64URL, min_size=43, max_size=43)
+    return st.one_of(
+        default_shape, st.text(alphabet=TOKEN_CHARACTERS, min_size=1, max_size=256)
+    )
+
+
+def signed_cookie_value(
+    config: SessionConfig, session_id: str, *, secret_index: int = 0
+) -> str:
+    """The session cookie value that carries ``session_id``, as the
+    application would send it: signed with ``config.secret[secret_index]``
+    (by default the first secret, the one that signs new cookies).
+
+    Raises:
+        InvalidSessionIdError: ``session_id`` cannot be a session id.
+        IndexError: ``config`` has no secret at ``secret_index``.
+    """
+    check_session_id(session_id)
+    return IdSigner([config.secret[secret_index]]).sign(session_id)
+
+
+@attrs.frozen(kw_only=True)
+class CookieHeader:
+    """A ``Cookie`` header drawn by one of the cookie header strategies.
+
+    Send :attr:`header` as the request's ``Cookie`` field (the test clients
+    send it instead of their jar's cookies), or plant :attr:`value` in a
+    client's cookie jar.
+
+    Attributes:
+        kind: ``"valid"``, ``"tampered"`` or ``"hostile"``: the strategy that
+            drew it.
+        header: The whole ``Cookie`` field value.
+        value: The session cookie's value inside it (genuine or tampered);
+            ``None`` for a hostile header.
+        session_id: The id the genuine value carries (``"valid"``) or carried
+            before it was changed (``"tampered"``); ``None`` for a hostile
+            header.
+    """
+
+    kind: Literal["valid", "tampered", "hostile"]
+    header: str
+    value: str | None
+    session_id: str | None
+
+
+def _verifies(config: SessionConfig, header: str) -> bool:
+    """Whether any value of the session cookie in ``header`` verifies."""
+    signer = IdSigner(config.secret)
+    return any(
+        signer.unsign(value) is not None
+        for value in cookie_values([header], config.name)
+    )
+
+
+def _neighbours(name: str) -> st.SearchStrategy[list[str]]:
+    """Up to four well-formed ``name=value`` pairs of other cookies."""
+    pair = st.tuples(
+        st.text(alphabet=TOKEN_CHARACTERS, min_size=1, max_size=12).filter(
+            lambda other: other != name
+        ),
+        st.text(alphabet=COOKIE_OCTETS, max_size=24),
+    ).map("=".join)
+    return st.lists(pair, max_size=4)
+
+
+@st.composite
+def _header_around(draw: st.DrawFn, name: str, value: str) -> str:
+    """A header holding ``name=value`` (sometimes with the value in double
+    quotes, which RFC 6265 allows) among other cookies."""
+    if draw(st.booleans()):
+        value = f'"{value}"'
+    pairs = draw(_neighbours(name))
+    pairs.insert(
+        draw(st.integers(min_value=0, max_value=len(pairs))), f"{name}={value}"
+    )
+    return draw(st.sampled_from(["; ", ";"])).join(pairs)
+
+
+@st.composite
+def valid_cookie_headers(
+    draw: st.DrawFn,
+    config: SessionConfig,
+    *,
+    ids: st.SearchStrategy[str] | None = None,
+) -> CookieHeader:
+    """``Cookie`` headers whose session cookie verifies under ``config``.
+
+    Each holds exactly one value under ``config.name``, signed with one of
+    the configuration's secrets (the first, which signs new cookies, or an
+    older one kept for rotation), sometimes in double quotes, among up to
+    four other cookies. The application accepts the id as a signed id; it
+    finds a session only if its store has one under that id.
+
+    Args:
+        config: The application's configuration.
+        ids: The session ids to sign; by default :func:`session_ids`.
+    """
+    session_id = draw(ids if ids is not None else session_ids())
+    secret_index = draw(st.integers(min_value=0, max_value=len(config.secret) - 1))
+    value = signed_cookie_value(config, session_id, secret_index=secret_index)
+    return CookieHeader(
+        kind="valid",
+        header=draw(_header_around(config.name, value)),
+        value=value,
+        session_id=session_id,
+    )
+
+
+def _other_character(draw: st.DrawFn, alphabet: str, current: str) -> str:
+    return draw(st.sampled_from([c for c in alphabet if c != current]))
+
+
+def _tamper(draw: st.DrawFn, config: SessionConfig, session_id: str, value: str) -> str:
+    """``value`` (the genuine signed value of ``session_id``) with one change."""
+    signature = value.rpartition(".")[2]
+    how = draw(
+        st.sampled_from(
+            [
+                "unsigned",
+                "id character changed",
+                "id shortened",
+                "id extended",
+                "signature character changed",
+                "signature truncated",
+                "signature extended",
+                "signature case swapped",
+                "signature of another id",
+                "signed with another secret",
+                "separator changed",
+                "value repeated",
+                "empty",
+            ]
+        )
+    )
+    alphabet = _BASE64URL + "+/=.%"
+    if how == "unsigned":
+        return session_id
+    if how == "id character changed":
+        at = draw(st.integers(min_value=0, max_value=len(session_id) - 1))
+        changed = _other_character(draw, TOKEN_CHARACTERS, session_id[at])
+        return f"{session_id[:at]}{changed}{session_id[at + 1 :]}.{signature}"
+    if how == "id shortened":
+        cut = draw(st.integers(min_value=0, max_value=len(session_id) - 1))
+        return f"{session_id[:cut]}.{signature}"
+    if how == "id extended":
+        more = draw(st.text(alphabet=TOKEN_CHARACTERS, min_size=1, max_size=4))
+        return f"{session_id}{more}.{signature}"
+    if how == "signature character changed":
+        at = draw(st.integers(min_value=0, max_value=len(signature) - 1))
+        changed = _other_character(draw, alphabet, signature[at])
+        return f"{session_id}.{signature[:at]}{changed}{signature[at + 1 :]}"
+    if how == "signature truncated":
+        cut = draw(st.integers(min_value=0, max_value=len(signature) - 1))
+        return f"{session_id}.{signature[:cut]}"
+    if how == "signature extended":
+        return value + draw(st.text(alphabet=alphabet, min_size=1, max_size=4))
+    if how == "signature case swapped" and signature.swapcase() != signature:
+        return f"{session_id}.{signature.swapcase()}"
+    if how == "signature of another id":
+        other = draw(session_ids().filter(lambda other: other != session_id))
+        return f"{session_id}.{signed_cookie_value(config, other).rpartition('.')[2]}"
+    if how == "signed with another secret":
+        secret = draw(
+            st.binary(min_size=1, max_size=40).filter(
+                lambda key: key not in config.secret
+            )
+        )
+        return IdSigner([secret]).sign(session_id)
+    if how == "separator changed":
+        separator = draw(st.sampled_from(["", ":", "-", "%2E", "..", ","]))
+        return f"{session_id}{separator}{signature}"
+    if how == "value repeated":
+        return value + value
+    return ""  # "empty", and a case swap that would change nothing
+
+
+@st.composite
+def tampered_cookie_headers(
+    draw: st.DrawFn,
+    config: SessionConfig,
+    *,
+    ids: st.SearchStrategy[str] | None = None,
+) -> CookieHeader:
+    """``Cookie`` headers whose session cookie is a genuine signed value with
+    one change, so that it never verifies under ``config``.
+
+    The changes: the signature dropped; a character of the id or of the
+    signature changed; the id shortened or extended; the signature
+    truncated, extended or its case swapped; another id's signature; a
+    secret the configuration does not have; the ``.`` separator replaced;
+    the value repeated; an empty value. The header holds that one value
+    under ``config.name``, sometimes in double quotes, among up to four
+    other cookies. No value of ``config.name`` in it verifies (checked on
+    every draw).
+
+    Args:
+        config: The application's configuration.
+        ids: The session ids whose signed values are tampered with; by
+            default :func:`session_ids`. Pass ``st.just(session.id)`` to
+            tamper with a real session's cookie.
+    """
+    session_id = draw(ids if ids is not None else session_ids())
+    value = signed_cookie_value(config, session_id)
+    tampered = _tamper(draw, config, session_id, value)
+    header = draw(_header_around(config.name, tampered))
+    if _verifies(config, header):  # pragma: no cover - a forged HMAC
+        raise AssertionError("a tampered cookie verified; the signing is broken")
+    return CookieHeader(
+        kind="tampered", header=header, value=tampered, session_id=session_id
+    )
+
+
+@st.composite
+def _lookalikes(draw: st.DrawFn) -> str:
+    """Text in the shape of a signed id, with a signature nobody made."""
+    session_id = draw(st.text(alphabet=TOKEN_CHARACTERS, min_size=1, max_size=16))
+    signature = draw(st.text(alphabet=_BASE64URL, min_size=42, max_size=42))
+    last = draw(st.sampled_from("AEIMQUYcgkosw048"))
+    return f"{session_id}.{signature}{last}"
+
+
+def _field_text(
+    min_size: int = 0, max_size: int = 40, *, ascii_only: bool = False
+) -> st.SearchStrategy[str]:
+    alphabet = _ASCII_FIELD_CHARACTERS if ascii_only else _FIELD_CHARACTERS
+    return st.text(alphabet=alphabet, min_size=min_size, max_size=max_size)
+
+
+def _as_received(text: str) -> str:
+    """Non-ASCII text as a server hands it over: its UTF-8 bytes as Latin-1."""
+    return text.encode("utf-8").decode("latin-1")
+
+
+@st.composite
+def _hostile_chunk(draw: st.DrawFn, name: str) -> str:
+    """One piece of a hostile header."""
+    how = draw(
+        st.sampled_from(
+            [
+                "junk",
+                "junk for the session cookie",
+                "lookalike for the session cookie",
+                "non-ASCII",
+                "quoting",
+                "separators",
+                "no value",
+            ]
+        )
+    )
+    if how == "junk":
+        return draw(_field_text())
+    if how == "junk for the session cookie":
+        return f"{name}={draw(_field_text())}"
+    if how == "lookalike for the session cookie":
+        return f"{name}={draw(_lookalikes())}"
+    if how == "non-ASCII":
+        # Beyond ASCII and the C1 controls: letters, symbols, emoji.
+        beyond = st.characters(codec="utf-8", min_codepoint=0xA0)
+        text = _as_received(draw(st.text(alphabet=beyond, min_size=1, max_size=20)))
+        return draw(st.sampled_from([f"{name}={text}", f"{text}={text}", text]))
+    if how == "quoting":
+        inner = draw(st.text(alphabet=COOKIE_OCTETS, max_size=12))
+        return draw(
+            st.sampled_from(
+                [
+                    f'{name}="{inner}',
+                    f'{name}={inner}"',
+                    f'{name}=""',
+                    f'{name}="{inner}"{inner}"',
+                    f'"{name}"={inner}',
+                    f'{name}=\\"{inner}\\"',
+                    f'{name}="\\"',
+                ]
+            )
+        )
+    if how == "separators":
+        return draw(
+            st.sampled_from(
+                [";", ";;", ",", ", ,", "=", "==", f"{name}==", f"={name}", "\t;\t"]
+            )
+        )
+    return name  # "no value": the name alone, without "="
+
+
+def _fit(header: str, max_size: int) -> str:
+    """``header`` cut to ``max_size`` UTF-8 bytes, without surrounding
+    spaces or tabs (a server strips them), and never empty."""
+    encoded = header.encode("utf-8")
+    if len(encoded) > max_size:
+        # A character cut in two at the end is dropped.
+        header = encoded[:max_size].decode("utf-8", "ignore")
+    return header.strip(_OWS) or ";"
+
+
+def hostile_cookie_headers(
+    config: SessionConfig, *, max_size: int = DEFAULT_MAX_HEADER_SIZE
+) -> st.SearchStrategy[CookieHeader]:
+    """``Cookie`` headers no honest browser sends; nothing in them verifies.
+
+    One of:
+
+    - a mix of hostile pieces: random text, random values for
+      ``config.name``, values shaped like signed ids with made-up
+      signatures, non-ASCII names and values, broken quoting (unbalanced,
+      empty, escaped, a quoted name), stray separators (``;;``, ``,``,
+      ``=``, ``==``), and names without ``=``;
+    - a huge header, of at least :data:`HUGE` bytes: one piece repeated;
+    - many duplicates: ``config.name`` up to hundreds of times, with junk
+      or lookalike values, as a client probing the server's limits would.
+
+    Every character is one an HTTP field value may carry (tab, visible
+    ASCII, space and the bytes 0x80-0xFF; non-ASCII text arrives as its
+    UTF-8 bytes read as Latin-1, as servers hand it over). No CR, LF or
+    NUL: no transport would deliver them. Never empty, never with spaces
+    at either end.
+
+    Args:
+        config: The application's configuration.
+        max_size: The largest header, in UTF-8 bytes. The default stays
+            under aiohttp's limit for one header field; the WSGI and ASGI
+            test clients take any size.
+
+    Raises:
+        ValueError: ``max_size`` is too small to hold a huge header.
+    """
+    if max_size < HUGE:
+        raise ValueError(f"max_size must be at least {HUGE} bytes")
+    return _hostile_cookie_headers(config, max_size)
+
+
+@st.composite
+def _hostile_cookie_headers(
+    draw: st.DrawFn, config: SessionConfig, max_size: int
+) -> CookieHeader:
+    name = config.name
+    shape = draw(st.sampled_from(["mix", "huge", "duplicates"]))
+    separator = draw(st.sampled_from(["; ", ";", ",", ", ", " ; "]))
+    if shape == "mix":
+        chunks = draw(st.lists(_hostile_chunk(name), min_size=1, max_size=12))
+        header = separator.join(chunks)
+    elif shape == "huge":
+        # No spaces or tabs, so that nothing is stripped off the ends.
+        piece = draw(
+            st.text(
+                alphabet=[c for c in _ASCII_FIELD_CHARACTERS if c not in _OWS],
+                min_size=1,
+                max_size=64,
+            )
+        )
+        size = draw(st.integers(min_value=HUGE, max_value=max_size))
+        header = (piece * (size // len(piece) + 1))[:size]
+    else:
+        values = st.one_of(_field_text(0, 12, ascii_only=True), _lookalikes())
+        count = draw(st.integers(min_value=2, max_value=400))
+        chosen = draw(st.lists(values, min_size=1, max_size=4))
+        header = separator.join(
+            f"{name}={chosen[index % len(chosen)]}" for index in range(count)
+        )
+    header = _fit(header, max_size)
+    if _verifies(config, header):  # pragma: no cover - a forged HMAC
+        raise AssertionError("a hostile cookie verified; the signing is broken")
+    return CookieHeader(kind="hostile", header=header, value=None, session_id=None)
+
+
+# -- request facts ------------------------------------------------------------------
+
+
+def _request_paths(cookie_path: str | None) -> st.SearchStrategy[str]:
+    segment = st.text(
+        alphabet=string.ascii_letters + string.digits + "-._~!$&'()*+,;=:@%",
+        min_size=1,
+        max_size=8,
+    )
+    anywhere = st.lists(segment, max_size=4).map(lambda parts: "/" + "/".join(parts))
+    if cookie_path is None:
+        return anywhere
+    base = cookie_path.rstrip("/")
+    inside = st.lists(segment, max_size=3).map(
+        lambda parts: (base + "/" + "/".join(parts)) if parts else cookie_path
+    )
+    return st.one_of(
+        inside.filter(lambda path: path_matches(path, cookie_path)), anywhere
+    )
+
+
+def _moments() -> st.SearchStrategy[datetime]:
+    offsets = st.sampled_from(
+        [
+            timezone.utc,
+            timezone(timedelta(hours=5, minutes=30)),
+            timezone(-timedelta(hours=8)),
+        ]
+    )
+    return st.datetimes(
+        min_value=datetime(2000, 1, 1),
+        max_value=datetime(2200, 1, 1),
+        timezones=offsets,
+    )
+
+
+@st.composite
+def request_facts(
+    draw: st.DrawFn,
+    config: SessionConfig | None = None,
+    *,
+    now: datetime | st.SearchStrategy[datetime] | None = None,
+) -> RequestFacts:
+    """The :class:`~sessions.RequestFacts` an adapter hands the request
+    cycle.
+
+    With ``config``: up to three ``Cookie`` fields, each drawn from
+    :func:`valid_cookie_headers`, :func:`tampered_cookie_headers` or
+    :func:`hostile_cookie_headers` (at most 1,000 bytes); paths inside and
+    outside ``config.cookie.path``. Without: ``Cookie`` fields of arbitrary
+    field text and any path. Either way: TLS or not; up to two
+    ``X-Forwarded-Proto`` fields, honest (``https``, ``http``, lists) or
+    not; ``now`` timezone-aware, between the years 2000 and 2200, in UTC or
+    another offset, unless given.
+
+    Args:
+        config: The application's configuration, to draw cookies and paths
+            that mean something to it.
+        now: The moment to use, or a strategy for it.
+    """
+    if config is None:
+        cookie = _field_text(1, 200)
+    else:
+        cookie = st.one_of(
+            valid_cookie_headers(config),
+            tampered_cookie_headers(config),
+            hostile_cookie_headers(config, max_size=HUGE),
+        ).map(lambda drawn: _fit(drawn.header, 1000))
+    forwarded = st.one_of(
+        st.sampled_from(
+            ["https", "http", "HTTPS", " https ", "https, http", "http, https", ""]
+        ),
+        _field_text(0, 20, ascii_only=True),
+    )
+    if now is None:
+        moment = draw(_moments())
+    elif isinstance(now, st.SearchStrategy):
+        moment = draw(now)
+    else:
+        moment = now
+    return RequestFacts(
+        cookie_headers=tuple(draw(st.lists(cookie, max_size=3))),
+        path=draw(_request_paths(None if config is None else config.cookie.path)),
+        is_tls=draw(st.booleans()),
+        forwarded_proto=tuple(draw(st.lists(forwarded, max_size=2))),
+        now=moment,
+    )
+
+
+# -- session data -------------------------------------------------------------------
+
+
+def json_values(*, max_leaves: int = 25) -> st.SearchStrategy[Any]:
+    """Values a session stores and gives back unchanged: ``None``, booleans,
+    integers (beyond 64 bits too), finite floats (``-0.0`` included), any
+    text a store can encode, and lists and string-keyed dicts of these,
+    nested."""
+    scalars = st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.integers(min_value=-(2**256), max_value=2**256),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.text(alphabet=st.characters(codec="utf-8")),
+    )
+    keys = st.text(alphabet=st.characters(codec="utf-8"), max_size=12)
+    return st.recursive(
+        scalars,
+        lambda children: st.one_of(
+            st.lists(children, max_size=5),
+            st.dictionaries(keys, children, max_size=5),
+        ),
+        max_leaves=max_leaves,
+    )
+
+
+def session_data(
+    *,
+    keys: st.SearchStrategy[str] | None = None,
+    values: st.SearchStrategy[Any] | None = None,
+    max_size: int = 8,
+) -> st.SearchStrategy[dict[str, Any]]:
+    """Session data: a dict of up to ``max_size`` keys (any text, by
+    default) to :func:`json_values` (by default). Every draw passes the
+    session's JSON check and comes back from any store as it went in."""
+    return st.dictionaries(
+        keys if keys is not None else st.text(alphabet=st.characters(codec="utf-8")),
+        values if values is not None else json_values(),
+        max_size=max_size,
+    )
