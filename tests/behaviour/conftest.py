@@ -17,6 +17,7 @@ from sessions import SessionConfig
 from tests.behaviour.apps import (
     aiohttp_app,
     asgi_app,
+    custom_app,
     starlette_app,
     tornado_app,
     wsgi_app,
@@ -36,6 +37,7 @@ from tests.behaviour.harness import (
 ADAPTERS: dict[str, Serve] = {
     "aiohttp": aiohttp_app.serve,
     "asgi": asgi_app.serve,
+    "custom": custom_app.serve,
     "starlette": starlette_app.serve,
     "tornado": tornado_app.serve,
     "wsgi": wsgi_app.serve,
