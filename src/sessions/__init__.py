@@ -11,7 +11,10 @@ from sessions.cycle import (
     ClearCookie,
     CookieWithheld,
     CycleState,
+    Decision,
     Destroy,
+    Effect,
+    HeaderEffect,
     LoadSession,
     NoSession,
     RequestFacts,
@@ -19,6 +22,9 @@ from sessions.cycle import (
     SessionCycle,
     SessionReady,
     SetCookie,
+    StoreAnswer,
+    StoreEffect,
+    StoreOperation,
     Touch,
     Update,
 )
@@ -37,6 +43,7 @@ from sessions.errors import (
 from sessions.records import SessionRecord
 from sessions.runner import AsyncRunner, AsyncSession, SyncRunner, SyncSession
 from sessions.session import Session, SessionCookie
+from sessions.signing import IdSigner
 from sessions.stores.base import (
     AsyncEnumerableStore,
     AsyncRenewingStore,
@@ -61,9 +68,13 @@ __all__ = [
     "CookieOptions",
     "CookieWithheld",
     "CycleState",
+    "Decision",
     "Destroy",
+    "Effect",
     "EnumerableStore",
     "FieldValueError",
+    "HeaderEffect",
+    "IdSigner",
     "InvalidSessionIdError",
     "LoadSession",
     "MemoryStore",
@@ -85,7 +96,10 @@ __all__ = [
     "SessionRecord",
     "SetCookie",
     "Store",
+    "StoreAnswer",
+    "StoreEffect",
     "StoreError",
+    "StoreOperation",
     "SyncRunner",
     "SyncSession",
     "Touch",

@@ -22,10 +22,10 @@ from sessions.ids import new_session_id
 
 __all__ = ["MAX_LIFETIME", "CookieOptions", "SessionConfig"]
 
-SecureOption: TypeAlias = "bool | Literal['auto']"
-SameSiteOption: TypeAlias = "Literal['strict', 'lax', 'none', 'auto'] | None"
-PriorityOption: TypeAlias = "Literal['low', 'medium', 'high'] | None"
-Duration: TypeAlias = "int | timedelta"
+SecureOption: TypeAlias = bool | Literal["auto"]
+SameSiteOption: TypeAlias = Literal["strict", "lax", "none", "auto"] | None
+PriorityOption: TypeAlias = Literal["low", "medium", "high"] | None
+Duration: TypeAlias = int | timedelta
 
 _DOMAIN = re.compile(
     r"\.?[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"

@@ -255,7 +255,7 @@ class SessionReady:
     session: Session
 
 
-Decision: TypeAlias = "NoSession | LoadSession | SessionReady"
+Decision: TypeAlias = NoSession | LoadSession | SessionReady
 
 
 # -- effects -----------------------------------------------------------------
@@ -331,15 +331,15 @@ class ChangesDropped:
     reason: str
 
 
-StoreEffect: TypeAlias = "Save | Update | Touch | Destroy"
-StoreOperation: TypeAlias = "LoadSession | Save | Update | Touch | Destroy"
+StoreEffect: TypeAlias = Save | Update | Touch | Destroy
+StoreOperation: TypeAlias = LoadSession | Save | Update | Touch | Destroy
 """Everything the cycle may ask of a store."""
-StoreAnswer: TypeAlias = "SessionRecord | bool | None"
+StoreAnswer: TypeAlias = SessionRecord | bool | None
 """What a store operation returns: a record or ``None`` for
 :class:`LoadSession`, a ``bool`` for :class:`Update` and :class:`Touch`,
 ``None`` for :class:`Save` and :class:`Destroy`."""
-HeaderEffect: TypeAlias = "SetCookie | ClearCookie | CookieWithheld | ChangesDropped"
-Effect: TypeAlias = "StoreEffect | HeaderEffect"
+HeaderEffect: TypeAlias = SetCookie | ClearCookie | CookieWithheld | ChangesDropped
+Effect: TypeAlias = StoreEffect | HeaderEffect
 
 
 # -- the cycle ---------------------------------------------------------------
