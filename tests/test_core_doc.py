@@ -16,8 +16,10 @@ from sessions import CycleState
 
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "core.md"
 SNIPPET = re.compile(r"^```python\n(.*?)^```$", re.M | re.S)
-INCLUDE = re.compile(r'--8<-- "([^"]+)"\n')
-"""A snippet that shows a file of the repository (pymdownx.snippets)."""
+INCLUDE = re.compile(r"--8<--\n([^\n]+)\n--8<--\n")
+"""A snippet that shows a file of the repository: pymdownx.snippets' block
+form, which, unlike the one-line form, ruff's Markdown formatting leaves
+alone (it does not parse as Python)."""
 
 
 def snippets() -> list[tuple[int, str]]:
