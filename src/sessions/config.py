@@ -142,9 +142,9 @@ class CookieOptions:
         secure: ``True`` emits ``Secure`` (and a request that is not secure
             then gets no cookie and no stored session); ``"auto"`` emits it
             exactly when the request is secure; ``False`` never does.
-        same_site: ``"strict"``, ``"lax"``, ``"none"``, ``"auto"`` (``None``
-            on secure requests, ``Lax`` otherwise) or ``None`` to omit the
-            attribute. Browsers reject ``SameSite=None`` without ``Secure``,
+        same_site: ``"strict"``, ``"lax"``, ``"none"``, ``"auto"``
+            (``SameSite=None`` on secure requests, ``Lax`` otherwise) or
+            ``None`` to omit the attribute. Browsers reject ``SameSite=None`` without ``Secure``,
             so with ``secure="auto"`` a plain-HTTP response carries ``Lax``
             instead.
         max_age: Lifetime of the cookie in seconds. ``None`` (the default)
@@ -285,7 +285,8 @@ class SessionConfig:
     """Everything that decides how sessions behave; shared by all requests.
 
     Attributes:
-        secret: One secret or a list of them. The first signs new cookies;
+        secret: Required: one secret or a list of them (leaving it out is
+            a :class:`~sessions.errors.ConfigError`). The first signs new cookies;
             every one verifies, so a new secret can be put first while the old
             ones keep existing sessions valid.
         name: The cookie name.

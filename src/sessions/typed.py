@@ -29,7 +29,7 @@ import dataclasses
 import re
 import typing
 import weakref
-from collections.abc import MutableMapping, MutableSet
+from collections.abc import Callable, MutableMapping, MutableSet
 from collections.abc import Set as AbstractSet
 from types import TracebackType
 from typing import Any, Generic, TypeVar
@@ -94,15 +94,29 @@ def make_converter() -> cattrs.Converter:
     It is :mod:`cattrs`' JSON converter (``datetime`` and ``date`` as ISO
     8601 text, ``bytes`` as base85 text, enums by value), with sets and
     frozensets stored as lists in a fixed order, so that equal sets are
-    stored as equal JSON. Register hooks for your own types on it and pass
-    it to :class:`TypedView` as ``converter``.
+    stored as equal JSON, and tuples (of a fixed length or not) stored as
+    lists. Register hooks for your own types on it and pass it to
+    :class:`TypedView` as ``converter``.
     """
     converter = make_json_converter()
 
     def unstructure_set(value: AbstractSet[Any]) -> list[Any]:
         return sorted(map(converter.unstructure, value), key=canonical_json)
 
+    def unstructure_tuple(type_: Any) -> Callable[[tuple[Any, ...]], list[Any]]:
+        items = typing.get_args(type_)
+        if not items or (len(items) == 2 and items[1] is Ellipsis):
+            item = items[0] if items else Any
+            return lambda value: [converter.unstructure(v, item) for v in value]
+        # A fixed length: each position by its own type. A tuple of another
+        # length is cut or padded here, and then refused by the write check,
+        # which loads what would be stored and compares.
+        return lambda value: [
+            converter.unstructure(v, t) for v, t in zip(value, items, strict=False)
+        ]
+
     converter.register_unstructure_hook_func(_is_set_type, unstructure_set)
+    converter.register_unstructure_hook_factory(_is_tuple_type, unstructure_tuple)
     return converter
 
 
@@ -111,6 +125,10 @@ _SET_TYPES = (set, frozenset, AbstractSet, MutableSet)
 
 def _is_set_type(type_: Any) -> bool:
     return type_ in _SET_TYPES or typing.get_origin(type_) in _SET_TYPES
+
+
+def _is_tuple_type(type_: Any) -> bool:
+    return type_ is tuple or typing.get_origin(type_) is tuple
 
 
 _DEFAULT_CONVERTER = make_converter()

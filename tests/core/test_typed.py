@@ -467,6 +467,25 @@ def test_dates_and_sets_are_stored_as_json() -> None:
     assert session == {"day": "2030-05-04", "stops": ["a", "b"]}
 
 
+def test_tuples_of_fixed_or_any_length_are_stored_as_lists() -> None:
+    @attrs.define
+    class Place:
+        point: tuple[int, int] = (0, 0)
+        label: tuple[str, int] | None = None
+        path: tuple[int, ...] = ()
+
+    session: dict[str, Any] = {}
+    with TypedView(session, Place) as place:
+        place.point, place.label, place.path = (3, 4), ("home", 1), (1, 2, 3)
+
+    assert session == {"point": [3, 4], "label": ["home", 1], "path": [1, 2, 3]}
+    assert TypedView(session, Place).read() == Place((3, 4), ("home", 1), (1, 2, 3))
+    # A tuple of another length than declared would not come back the same.
+    with pytest.raises(FieldValueError), TypedView(session, Place) as place:
+        place.point = (1, 2, 3)  # type: ignore[assignment]
+    assert session["point"] == [3, 4]
+
+
 # -- through real requests: per-key merge, sync and async --------------------------
 
 
