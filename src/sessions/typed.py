@@ -37,6 +37,7 @@ from typing import Any, Generic, TypeVar
 import attrs
 import cattrs
 from cattrs.preconf.json import make_converter as make_json_converter
+from cattrs.v import format_exception
 
 from sessions.errors import SerializationError, SessionError, UsageError
 from sessions.records import canonical_json, check_json_data
@@ -104,7 +105,11 @@ def make_converter() -> cattrs.Converter:
         return sorted(map(converter.unstructure, value), key=canonical_json)
 
     def unstructure_tuple(type_: Any) -> Callable[[tuple[Any, ...]], list[Any]]:
-        items = typing.get_args(type_)
+        if _is_named_tuple(type_):  # its fields' types, in order
+            hints = typing.get_type_hints(type_)
+            items: tuple[Any, ...] = tuple(hints[name] for name in type_._fields)
+        else:
+            items = typing.get_args(type_)
         if not items or (len(items) == 2 and items[1] is Ellipsis):
             item = items[0] if items else Any
             return lambda value: [converter.unstructure(v, item) for v in value]
@@ -115,7 +120,21 @@ def make_converter() -> cattrs.Converter:
             converter.unstructure(v, t) for v, t in zip(value, items, strict=False)
         ]
 
+    def structure_named_tuple(type_: Any) -> Callable[[Any, Any], Any]:
+        # By the resolved hints, so that a module with postponed annotations
+        # (``from __future__ import annotations``) works too.
+        hints = typing.get_type_hints(type_)
+        items = [hints[name] for name in type_._fields]
+
+        def structure(value: Any, _: Any) -> Any:
+            if not isinstance(value, (list, tuple)) or len(value) != len(items):
+                raise ValueError(f"expected a list of {len(items)} items")
+            return type_(*map(converter.structure, value, items))
+
+        return structure
+
     converter.register_unstructure_hook_func(_is_set_type, unstructure_set)
+    converter.register_structure_hook_factory(_is_named_tuple, structure_named_tuple)
     converter.register_unstructure_hook_factory(_is_tuple_type, unstructure_tuple)
     return converter
 
@@ -128,7 +147,15 @@ def _is_set_type(type_: Any) -> bool:
 
 
 def _is_tuple_type(type_: Any) -> bool:
-    return type_ is tuple or typing.get_origin(type_) is tuple
+    return type_ is tuple or typing.get_origin(type_) is tuple or _is_named_tuple(type_)
+
+
+def _is_named_tuple(type_: Any) -> bool:
+    return (
+        isinstance(type_, type)
+        and issubclass(type_, tuple)
+        and hasattr(type_, "_fields")
+    )
 
 
 _DEFAULT_CONVERTER = make_converter()
@@ -244,10 +271,22 @@ def _cattrs_failure(error: BaseException, cls: type[Any]) -> tuple[str, str]:
             if isinstance(inner, KeyError):  # how cattrs reports a missing key
                 return field, "the field is missing and has no default"
     try:
-        lines = cattrs.transform_error(error, path=cls.__name__)
+        lines = cattrs.transform_error(
+            error, path=cls.__name__, format_exception=_describe_failure
+        )
     except Exception:  # a converter error of a shape cattrs cannot describe
-        lines = [repr(error)]
+        lines = [f"the converter failed ({type(error).__name__})"]
     return field, "; ".join(lines)
+
+
+def _describe_failure(error: BaseException, type_: type | None) -> str:
+    """cattrs' description of one failure, without the exception's own text,
+    which may quote the stored value (session data belongs in no log)."""
+    described = format_exception(error, type_)
+    text = str(error)
+    if text and text in described:
+        described = described.replace(text, type(error).__name__)
+    return described
 
 
 # -- the view --------------------------------------------------------------------
@@ -341,6 +380,11 @@ class TypedView(Generic[T]):
             raise SessionDataError(
                 key, f"cannot load {self._cls.__name__}: {reason}"
             ) from error
+        if len(stored) < len(self._fields):
+            # Missing fields hold their defaults, which may be one object
+            # shared by every instance (a class-level ``[]``): a copy keeps
+            # one session's changes out of the next one's.
+            value = copy.deepcopy(value)
 
         document = self._unstructure(value)
         encoded = self._encode(document)

@@ -19,7 +19,7 @@ import re
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import attrs
 import cattrs.gen
@@ -465,6 +465,57 @@ def test_dates_and_sets_are_stored_as_json() -> None:
     session: dict[str, Any] = {}
     TypedView(session, Trip).write(Trip(date(2030, 5, 4), frozenset({"b", "a"})))
     assert session == {"day": "2030-05-04", "stops": ["a", "b"]}
+
+
+def test_a_shared_class_level_default_never_carries_one_session_into_another() -> None:
+    shared: list[str] = []
+
+    @attrs.define
+    class Basket:
+        items: list[str] = shared  # one object for every instance
+
+    alice: dict[str, Any] = {}
+    bob: dict[str, Any] = {}
+    with TypedView(alice, Basket) as basket:
+        basket.items.append("alice's item")
+
+    assert TypedView(bob, Basket).read() == Basket([])
+    assert shared == []
+    assert alice == {"items": ["alice's item"]}
+
+
+class Point(NamedTuple):
+    x: int
+    label: str
+
+
+@attrs.define
+class Pin:
+    at: Point = attrs.Factory(lambda: Point(0, "origin"))
+
+
+def test_named_tuples_are_stored_as_lists() -> None:
+    session: dict[str, Any] = {}
+    with TypedView(session, Pin) as pin:
+        pin.at = Point(3, "home")
+
+    assert session == {"at": [3, "home"]}
+    assert TypedView(session, Pin).read() == Pin(Point(3, "home"))
+    with pytest.raises(SessionDataError) as raised:
+        TypedView({"at": [1]}, Pin).read()
+    assert raised.value.field == "at"
+
+
+def test_an_error_never_quotes_the_stored_value() -> None:
+    @attrs.define
+    class Mode:
+        mode: Literal["light", "dark"] = "light"
+
+    with pytest.raises(SessionDataError) as raised:
+        TypedView({"mode": "a-private-value"}, Mode).read()
+
+    assert raised.value.field == "mode"
+    assert "a-private-value" not in str(raised.value)
 
 
 def test_tuples_of_fixed_or_any_length_are_stored_as_lists() -> None:
