@@ -199,7 +199,8 @@ class RequestFacts:
         cookie_headers: Every ``Cookie`` header field, in order.
         path: The full request path, including any mount prefix (WSGI
             ``SCRIPT_NAME + PATH_INFO``, ASGI ``root_path + path``), without
-            the query string.
+            the query string, percent-decoded as WSGI and ASGI servers give
+            it (``cookie.path`` is matched against this form).
         is_tls: Whether this hop arrived over TLS.
         forwarded_proto: Every ``X-Forwarded-Proto`` field, in order; only
             read when ``trust_proxy`` is on.

@@ -42,6 +42,7 @@ import sys
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import unquote
 
 from tornado.web import Application, Finish, HTTPError, RequestHandler
 from tornado.websocket import WebSocketHandler
@@ -117,7 +118,10 @@ class SessionMixin(RequestHandler):
         await runner.load(
             RequestFacts(
                 cookie_headers=tuple(request.headers.get_list("Cookie")),
-                path=request.path or "/",
+                # Tornado keeps the path as the client sent it; the other
+                # servers hand it over percent-decoded, and cookie.path is
+                # matched against the decoded form everywhere.
+                path=unquote(request.path) or "/",
                 is_tls=request.protocol == "https",
                 forwarded_proto=tuple(request.headers.get_list("X-Forwarded-Proto")),
                 now=shared.clock(),

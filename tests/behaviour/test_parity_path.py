@@ -89,3 +89,21 @@ def test_p32_mount_prefix_counts_in_path_matching(
     else:
         assert sent is None
         assert server.store.calls == []
+
+
+def test_p32_a_percent_encoded_path_matches_in_its_decoded_form(
+    make_server: MakeServer,
+) -> None:
+    # Servers hand the path over decoded (WSGI, ASGI, aiohttp) or as sent
+    # (Tornado); every adapter matches cookie.path against the decoded form.
+    # "%3D" is an "=" that HTTP clients leave encoded.
+    server = make_server(
+        config=session_config(cookie=CookieOptions(max_age=60, path="/a=b"))
+    )
+
+    inside = server.client().get("/a%3Db/page?set=n:1")
+    outside = server.client().get("/a%3Dc/page?set=n:1")
+
+    assert inside.has_session
+    assert inside.data == {"n": 1}
+    assert not outside.has_session
