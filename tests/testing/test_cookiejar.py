@@ -65,6 +65,8 @@ def test_expires_alone_sets_the_expiry(jar: CookieJar, clock: ManualClock) -> No
     [
         "a=; Max-Age=0",
         "a=gone; Max-Age=-5",
+        "a=; Max-Age=-0",
+        "a=; Max-Age=-" + "9" * 5000,
         "a=; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
     ],
 )
@@ -93,6 +95,58 @@ def test_lifetimes_are_capped_at_400_days(jar: CookieJar, clock: ManualClock) ->
     )
 
     assert {cookie.expires for cookie in jar} == {clock() + timedelta(days=400)}
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        "a=1; Max-Age=99999999999999999999",
+        "a=1; Max-Age=" + "9" * 5000,
+        "a=1; Max-Age=" + "0" * 5000 + "99999999999",
+        "a=1; Expires=Fri, 31 Dec 9999 23:59:59 -0100",
+        "a=1; Expires=Fri, 31 Dec 9999 23:59:59 GMT",
+    ],
+)
+def test_a_lifetime_too_long_to_count_is_capped_too(
+    jar: CookieJar, clock: ManualClock, field: str
+) -> None:
+    jar.receive(SITE + "/", [field])
+    (cookie,) = jar
+
+    assert cookie.expires == clock() + timedelta(days=400)
+
+
+@pytest.mark.parametrize(
+    ("field", "lifetime"),
+    [
+        ("a=1; Max-Age=100; Max-Age=abc", 100),
+        ("a=1; Max-Age=100; Max-Age=", 100),
+        ("a=1; Max-Age=100; Max-Age", 100),
+        ("a=1; Max-Age=100; Max-Age=+5", 100),
+        ("a=1; Max-Age=100; Max-Age=1.5", 100),
+        ("a=1; Max-Age=100; Max-Age=-", 100),
+        ("a=1; Max-Age=abc; Max-Age=100", 100),
+        ("a=1; Max-Age=100; Max-Age=200", 200),
+        # An unreadable Max-Age leaves the Expires it would have beaten.
+        ("a=1; Expires=Tue, 01 Jan 2030 01:00:00 GMT; Max-Age=soon", 3600),
+        ("a=1; Expires=Tue, 01 Jan 2030 01:00:00 GMT; Expires=someday", 3600),
+    ],
+)
+def test_an_invalid_attribute_is_ignored_and_the_valid_one_stands(
+    jar: CookieJar, clock: ManualClock, field: str, lifetime: int
+) -> None:
+    # RFC 6265 section 5.2: a cookie-av whose value is invalid is ignored.
+    jar.receive(SITE + "/", [field])
+    (cookie,) = jar
+
+    assert cookie.expires == clock() + timedelta(seconds=lifetime)
+
+
+def test_an_empty_domain_is_ignored(jar: CookieJar) -> None:
+    jar.receive(SITE + "/", ["a=1; Domain=example.com; Domain="])
+    (cookie,) = jar
+
+    assert (cookie.domain, cookie.host_only) == ("example.com", False)
 
 
 def test_a_browser_session_cookie_ends_with_the_browser(jar: CookieJar) -> None:
@@ -189,6 +243,61 @@ def test_a_secure_cookie_arrives_and_leaves_over_https_only(jar: CookieJar) -> N
 
 
 @pytest.mark.parametrize(
+    "field",
+    [
+        "a=2",
+        "a=2; Path=/",
+        "a=2; Path=/shop",  # inside the secure cookie's path
+        "a=2; Domain=example.com",  # a domain the secure cookie is inside
+        "a=; Max-Age=0",  # not even to delete it
+    ],
+)
+def test_plain_http_cannot_overwrite_a_secure_cookie(
+    jar: CookieJar, field: str
+) -> None:
+    # RFC 6265bis section 5.7: an insecure origin cannot shadow a Secure
+    # cookie of the same name.
+    jar.receive("https://www.example.com/", ["a=1; Secure; Path=/"])
+
+    jar.receive(SITE + "/", [field])
+
+    assert [(c.name, c.value, c.secure) for c in jar] == [("a", "1", True)]
+    assert sent(jar, "https://www.example.com/shop") == "a=1"
+
+
+@pytest.mark.parametrize(
+    ("set_by", "field", "values"),
+    [
+        # Over plain HTTP: a path outside the secure cookie's, another
+        # name, a host the secure cookie's domain does not cover.
+        ("http://www.example.com/", "a=2; Path=/other", ["1", "2"]),
+        ("http://www.example.com/", "a=2; Path=/", ["1", "2"]),
+        ("http://www.example.com/", "b=2; Path=/shop", ["1", "2"]),
+        ("http://other.example.com/", "a=2; Path=/shop", ["1", "2"]),
+        # A secure origin may replace it, even with a cookie that is not.
+        ("https://www.example.com/", "a=2; Path=/shop", ["2"]),
+    ],
+)
+def test_what_may_still_be_set_beside_a_secure_cookie(
+    set_by: str, field: str, values: list[str]
+) -> None:
+    jar = CookieJar(host="www.example.com")
+    jar.receive("https://www.example.com/", ["a=1; Secure; Path=/shop"])
+
+    jar.receive(set_by, [field])
+
+    assert [cookie.value for cookie in jar] == values
+
+
+def test_plain_http_cannot_replace_a_cookie_with_a_secure_one(jar: CookieJar) -> None:
+    jar.receive(SITE + "/", ["a=1"])
+
+    jar.receive(SITE + "/", ["a=2; Secure"])
+
+    assert [(c.value, c.secure) for c in jar] == [("1", False)]
+
+
+@pytest.mark.parametrize(
     ("field", "kept"),
     [
         ("__Secure-a=1", False),
@@ -204,6 +313,35 @@ def test_name_prefixes_are_enforced(field: str, kept: bool) -> None:
     jar = CookieJar()
 
     jar.receive("https://www.example.com/x/y", [field])
+
+    assert (len(jar) == 1) is kept
+
+
+@pytest.mark.parametrize(
+    ("url", "field", "kept"),
+    [
+        # __Host- wants Path=/ said outright, not the default path.
+        ("https://www.example.com/", "__Host-a=1; Secure", False),
+        ("https://www.example.com/", "__Host-a=1; Secure; Path", False),
+        ("https://www.example.com/", "__Host-a=1; Secure; Path=/; Path=", False),
+        ("https://www.example.com/", "__Host-a=1; Secure; Path=/", True),
+        ("https://www.example.com/", "__Host-a=1; Secure; Path=/; Domain=", True),
+        (
+            "https://www.example.com/",
+            "__Host-a=1; Secure; Path=/; Domain=www.example.com",
+            False,
+        ),
+        # Both prefixes want Secure, which only a secure origin may set.
+        ("http://www.example.com/", "__Host-a=1; Secure; Path=/", False),
+        ("http://www.example.com/", "__Secure-a=1; Secure", False),
+        ("https://www.example.com/", "__Secure-a=1", False),
+        ("https://www.example.com/", "__Secure-a=1; Secure", True),
+    ],
+)
+def test_name_prefixes_from_the_sites_root(url: str, field: str, kept: bool) -> None:
+    jar = CookieJar()
+
+    jar.receive(url, [field])
 
     assert (len(jar) == 1) is kept
 

@@ -7,6 +7,7 @@ a store unchanged."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -16,6 +17,7 @@ from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 
 from sessions import (
+    ConfigError,
     CookieOptions,
     InvalidSessionIdError,
     LoadSession,
@@ -27,6 +29,7 @@ from sessions import (
     SessionReady,
     SessionRecord,
 )
+from sessions.config import MAX_LIFETIME
 from sessions.cookies import cookie_values
 from sessions.records import canonical_json, check_json_data
 from sessions.signing import IdSigner
@@ -36,6 +39,8 @@ from sessions.testing import strategies as sst
 NOW = datetime(2030, 1, 1, tzinfo=timezone.utc)
 
 configs_and = settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
+# For the properties run once per option: fewer examples each.
+per_option = settings(configs_and, max_examples=40)
 
 
 def decision(config: SessionConfig, header: str) -> object:
@@ -121,6 +126,178 @@ def test_a_cookie_that_cannot_be_secure_gets_no_option_needing_it(
 ) -> None:
     assert cookie.same_site != "none"
     assert not cookie.partitioned
+
+
+SESSION_OPTIONS = [field.name for field in attrs.fields(SessionConfig)]
+COOKIE_OPTIONS = [field.name for field in attrs.fields(CookieOptions)]
+
+
+def pins(
+    data: st.DataObject, source: object, names: list[str], first: str
+) -> dict[str, Any]:
+    """Option ``first`` and some others of ``names``, each with its value in
+    ``source``: given as is, or as a strategy that draws it."""
+    chosen = {first} | data.draw(st.sets(st.sampled_from(names), max_size=3))
+    return {
+        name: st.just(getattr(source, name))
+        if data.draw(st.booleans())
+        else getattr(source, name)
+        for name in sorted(chosen)
+    }
+
+
+@per_option
+@pytest.mark.parametrize("option", SESSION_OPTIONS)
+@given(data=st.data())
+def test_pinning_any_valid_value_draws_only_valid_configurations(
+    option: str, data: st.DataObject
+) -> None:
+    # Values taken from one valid configuration always fit together, so
+    # pinning any of them leaves a valid configuration to draw.
+    source = data.draw(sst.session_configs(), label="source")
+    pinned = pins(data, source, SESSION_OPTIONS, option)
+
+    config = data.draw(sst.session_configs(**pinned), label="config")
+
+    for name in pinned:
+        assert getattr(config, name) == getattr(source, name), name
+
+
+@per_option
+@pytest.mark.parametrize("option", COOKIE_OPTIONS)
+@given(data=st.data())
+def test_pinning_any_valid_cookie_option_draws_only_valid_options(
+    option: str, data: st.DataObject
+) -> None:
+    source = data.draw(sst.cookie_options(), label="source")
+    pinned = pins(data, source, COOKIE_OPTIONS, option)
+
+    cookie = data.draw(sst.cookie_options(**pinned), label="cookie")
+
+    for name in pinned:
+        assert getattr(cookie, name) == getattr(source, name), name
+
+
+@configs_and
+@given(data=st.data())
+def test_a_pinned_cookie_options_strategy_gets_what_the_other_pins_need(
+    data: st.DataObject,
+) -> None:
+    source = data.draw(sst.session_configs(), label="source")
+    cookie_pins = data.draw(
+        st.sets(st.sampled_from(COOKIE_OPTIONS), max_size=3), label="cookie pins"
+    )
+    cookie = sst.cookie_options(
+        **{name: getattr(source.cookie, name) for name in cookie_pins}
+    )
+
+    config = data.draw(
+        sst.session_configs(
+            name=source.name, touch_after=source.touch_after, cookie=cookie
+        ),
+        label="config",
+    )
+
+    assert (config.name, config.touch_after) == (source.name, source.touch_after)
+    for name in cookie_pins:
+        assert getattr(config.cookie, name) == getattr(source.cookie, name), name
+
+
+@per_option
+@pytest.mark.parametrize(
+    "strategy",
+    [
+        sst.session_configs(touch_after=3600),
+        sst.session_configs(touch_after=timedelta(days=399)),
+        sst.session_configs(touch_after=3600, idle_timeout=7200),
+        sst.session_configs(name="__Host-id", cookie=sst.cookie_options()),
+        sst.session_configs(name="__Secure-id", cookie=sst.cookie_options()),
+        sst.session_configs(name="__Host-id", cookie=sst.cookie_options(path="/")),
+        sst.session_configs(name="__Host-id", touch_after=60),
+        sst.cookie_options(same_site="none"),
+        sst.cookie_options(partitioned=True),
+        sst.cookie_options(same_site="none", partitioned=True),
+    ],
+    ids=repr,
+)
+@given(data=st.data())
+def test_the_options_left_free_fit_the_pinned_ones(
+    strategy: st.SearchStrategy[object], data: st.DataObject
+) -> None:
+    drawn = data.draw(strategy)
+
+    assert isinstance(drawn, (SessionConfig, CookieOptions))
+
+
+@pytest.mark.parametrize(
+    ("make", "field"),
+    [
+        (
+            lambda: sst.cookie_options(same_site="none", secure=False),
+            "cookie.same_site",
+        ),
+        (
+            lambda: sst.cookie_options(partitioned=True, secure=False),
+            "cookie.partitioned",
+        ),
+        (lambda: sst.cookie_options(secure="yes"), "cookie.secure"),
+        (lambda: sst.session_configs(name="__Host-id", cookie=CookieOptions()), "name"),
+        (
+            lambda: sst.session_configs(
+                name="__Host-id", cookie=sst.cookie_options(path="/shop")
+            ),
+            "name",
+        ),
+        (
+            lambda: sst.session_configs(
+                name="__Secure-id", cookie=sst.cookie_options(secure="auto")
+            ),
+            "name",
+        ),
+        (lambda: sst.session_configs(touch_after=60, idle_timeout=60), "touch_after"),
+        (
+            lambda: sst.session_configs(
+                touch_after=3600, cookie=sst.cookie_options(max_age=60)
+            ),
+            "touch_after",
+        ),
+        (lambda: sst.session_configs(touch_after=MAX_LIFETIME), "touch_after"),
+        (lambda: sst.session_configs(idle_timeout=0), "idle_timeout"),
+    ],
+)
+def test_pinned_values_the_configuration_refuses_fail_at_once(
+    make: Callable[[], object], field: str
+) -> None:
+    with pytest.raises(ConfigError, match="pinned in") as caught:
+        make()
+
+    assert caught.value.field == field
+
+
+@given(
+    cookie=sst.cookie_options(
+        secure=st.sampled_from([True, False, "auto"]), same_site="none"
+    ),
+    config=sst.session_configs(
+        name="__Secure-id",
+        cookie=st.sampled_from([CookieOptions(secure=True), CookieOptions()]),
+    ),
+)
+def test_draws_of_pinned_strategies_that_do_not_fit_are_drawn_again(
+    cookie: CookieOptions, config: SessionConfig
+) -> None:
+    assert cookie.secure is not False
+    assert config.cookie.secure is True
+
+
+def test_a_pinned_strategy_that_draws_a_refused_value_raises_its_error() -> None:
+    @settings(database=None)
+    @given(config=sst.session_configs(idle_timeout=st.just(0)))
+    def draw(config: SessionConfig) -> None:
+        pass
+
+    with pytest.raises(ConfigError, match="idle_timeout"):
+        draw()
 
 
 def test_an_option_the_configuration_lacks_is_a_type_error() -> None:

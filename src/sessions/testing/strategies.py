@@ -26,24 +26,29 @@ What each strategy promises:
 
 Every strategy that builds a configuration takes keyword arguments that pin
 an option: a plain value is used as given, a strategy is drawn from. The
-remaining options are drawn so that the combination is valid; a pinned
-combination the configuration refuses raises its
-:class:`~sessions.errors.ConfigError` when drawn.
+remaining options are drawn so that the combination is valid. Pinned values
+the configuration refuses, alone or together, raise its
+:class:`~sessions.errors.ConfigError` when the strategy is built; values
+drawn from pinned strategies that do not fit the other pinned options are
+rejected, and hypothesis draws again.
 """
 
 from __future__ import annotations
 
 import string
+import weakref
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal, TypeVar
 
 import attrs
+from hypothesis import reject
 from hypothesis import strategies as st
 
 from sessions.config import MAX_LIFETIME, CookieOptions, SessionConfig
 from sessions.cookies import cookie_values
 from sessions.cycle import RequestFacts, path_matches
+from sessions.errors import ConfigError
 from sessions.ids import check_session_id
 from sessions.signing import IdSigner
 
@@ -95,6 +100,36 @@ send a header up to this size."""
 
 
 # -- pinning options ---------------------------------------------------------------
+#
+# How a configuration strategy honours its pinned options: the pinned values
+# are drawn first, then every other option is drawn from values that fit
+# them (a Secure cookie where same_site="none" is pinned, an idle_timeout
+# longer than a pinned touch_after, and so on). Plain pinned values that do
+# not fit each other are refused when the strategy is built, by building the
+# configuration from them and "roomy" values for the rest: values that fit
+# anything the configuration accepts on its own. Values drawn from pinned
+# strategies that do not fit each other reject the example, so hypothesis
+# draws another.
+
+# A Secure cookie on "/" without domain or max_age fits any cookie name and
+# any touch_after; 400 days of idle_timeout fit any touch_after.
+_ROOMY_COOKIE: dict[str, Any] = {
+    "secure": True,
+    "path": "/",
+    "domain": None,
+    "max_age": None,
+}
+_ROOMY_SESSION: dict[str, Any] = {
+    "secret": b"secret",
+    "cookie": CookieOptions(**_ROOMY_COOKIE),
+    "idle_timeout": MAX_LIFETIME,
+}
+
+# The pinned options of each strategy cookie_options() returned, so that
+# session_configs() can add what a pinned name or touch_after needs to them.
+_COOKIE_PINS: weakref.WeakKeyDictionary[
+    st.SearchStrategy[CookieOptions], dict[str, object]
+] = weakref.WeakKeyDictionary()
 
 
 def _check_pinned(pinned: dict[str, object], cls: type, function: str) -> None:
@@ -106,19 +141,79 @@ def _check_pinned(pinned: dict[str, object], cls: type, function: str) -> None:
         )
 
 
-def _pick(
-    draw: st.DrawFn,
-    pinned: dict[str, object],
-    name: str,
-    default: st.SearchStrategy[_T] | Callable[[], st.SearchStrategy[_T]],
-) -> Any:
-    """The pinned value of option ``name`` (drawn, when it is a strategy), or
-    a draw from ``default`` (a strategy, or a function that makes one)."""
-    if name in pinned:
-        value = pinned[name]
-        return draw(value) if isinstance(value, st.SearchStrategy) else value
-    strategy = default if isinstance(default, st.SearchStrategy) else default()
-    return draw(strategy)
+def _plain(pinned: dict[str, object]) -> dict[str, Any]:
+    """The pinned options given as values, not strategies."""
+    return {
+        name: value
+        for name, value in pinned.items()
+        if not isinstance(value, st.SearchStrategy)
+    }
+
+
+def _refuse_now(function: str, build: Callable[[], object]) -> None:
+    """Call ``build``, which builds a configuration from the plain pinned
+    values; a :class:`~sessions.errors.ConfigError` it raises is raised
+    again, saying the pinned options are to blame."""
+    try:
+        build()
+    except ConfigError as error:
+        detail = str(error).removeprefix(f"{error.field}: ")
+        raise ConfigError(
+            error.field, f"{detail} (options pinned in {function}())"
+        ) from None
+
+
+def _draw_pinned(draw: st.DrawFn, pinned: dict[str, object]) -> dict[str, Any]:
+    """The pinned values, with each strategy drawn from."""
+    return {
+        name: draw(value) if isinstance(value, st.SearchStrategy) else value
+        for name, value in pinned.items()
+    }
+
+
+def _fits(make: Callable[..., object], options: dict[str, Any]) -> bool:
+    try:
+        make(**options)
+    except ConfigError:
+        return False
+    return True
+
+
+def _finish(
+    make: Callable[..., _T],
+    options: dict[str, Any],
+    pinned: dict[str, Any],
+    roomy: dict[str, Any],
+) -> _T:
+    """``make(**options)``, where ``pinned`` holds the pinned values (drawn)
+    and the other options were drawn to fit them.
+
+    When the configuration refuses them, and every pinned value is
+    acceptable on its own (beside ``roomy`` values) but not beside the other
+    pinned values, the draws of pinned strategies do not fit each other:
+    the example is rejected. Any other refusal is raised: a pinned strategy
+    drew a value the configuration never accepts.
+    """
+    try:
+        return make(**options)
+    except ConfigError:
+        alone = all(
+            _fits(make, {**roomy, name: value}) for name, value in pinned.items()
+        )
+        if alone and not _fits(make, {**roomy, **pinned}):
+            reject()
+        raise
+
+
+def _as_seconds(value: object) -> int | None:
+    """A pinned duration in seconds; ``None`` when it is not one (the
+    configuration then refuses it)."""
+    if isinstance(value, timedelta):
+        total = value.total_seconds()
+        return int(total) if total == int(total) else None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return None
 
 
 # -- configurations -----------------------------------------------------------------
@@ -155,49 +250,61 @@ def cookie_options(**pinned: object) -> st.SearchStrategy[CookieOptions]:
     five values (``"none"`` only with a cookie that can be ``Secure``);
     ``max_age`` ``None`` or 1 second to 400 days; ``partitioned`` only with
     a cookie that can be ``Secure``; ``priority`` any of its four values;
-    ``domain`` mostly ``None``; ``path`` mostly ``"/"``.
+    ``domain`` mostly ``None``; ``path`` mostly ``"/"``. The options not
+    pinned fit the pinned ones: a pinned ``same_site="none"`` or
+    ``partitioned=True`` gets a ``secure`` of ``True`` or ``"auto"``.
 
     Args:
         **pinned: Options to hold fixed, by name (a value, or a strategy to
             draw it from), for example ``path="/"`` or
-            ``secure=st.sampled_from([True, "auto"])``.
+            ``secure=st.sampled_from([True, "auto"])``. Draws of pinned
+            strategies that do not fit the other pinned options are
+            rejected, so hypothesis draws again.
 
     Raises:
         TypeError: an option that :class:`~sessions.CookieOptions` lacks.
+        ConfigError: a pinned value :class:`~sessions.CookieOptions`
+            refuses, or pinned values that do not fit each other, such as
+            ``same_site="none"`` with ``secure=False``.
     """
     _check_pinned(pinned, CookieOptions, "cookie_options")
-    return _cookie_options(**pinned)
+    _refuse_now(
+        "cookie_options", lambda: CookieOptions(**{**_ROOMY_COOKIE, **_plain(pinned)})
+    )
+    strategy = _cookie_options(**pinned)
+    _COOKIE_PINS[strategy] = dict(pinned)
+    return strategy
 
 
 @st.composite
 def _cookie_options(draw: st.DrawFn, /, **pinned: object) -> CookieOptions:
-    secure = _pick(draw, pinned, "secure", st.sampled_from([True, False, "auto"]))
-    can_be_secure = secure is not False
+    chosen = _draw_pinned(draw, pinned)
+    options = dict(chosen)
+    if "secure" not in options:
+        needs_secure = options.get("same_site") == "none" or (
+            options.get("partitioned") is True
+        )
+        secure_values: list[object] = [True, "auto"]
+        if not needs_secure:
+            secure_values.append(False)
+        options["secure"] = draw(st.sampled_from(secure_values))
+    can_be_secure = options["secure"] is not False
     same_sites: list[str | None] = ["strict", "lax", "auto", None]
     if can_be_secure:
         same_sites.append("none")
-    return CookieOptions(
-        path=_pick(draw, pinned, "path", cookie_paths),
-        domain=_pick(draw, pinned, "domain", lambda: st.none() | domains()),
-        http_only=_pick(draw, pinned, "http_only", st.booleans()),
-        secure=secure,
-        same_site=_pick(draw, pinned, "same_site", st.sampled_from(same_sites)),
-        max_age=_pick(
-            draw,
-            pinned,
-            "max_age",
-            st.none() | st.integers(min_value=1, max_value=MAX_LIFETIME),
-        ),
-        partitioned=_pick(
-            draw,
-            pinned,
-            "partitioned",
-            st.booleans() if can_be_secure else st.just(False),
-        ),
-        priority=_pick(
-            draw, pinned, "priority", st.sampled_from([None, "low", "medium", "high"])
-        ),
-    )
+    unpinned: dict[str, Callable[[], st.SearchStrategy[Any]]] = {
+        "path": cookie_paths,
+        "domain": lambda: st.none() | domains(),
+        "http_only": st.booleans,
+        "same_site": lambda: st.sampled_from(same_sites),
+        "max_age": lambda: _seconds(optional=True),
+        "partitioned": lambda: st.booleans() if can_be_secure else st.just(False),
+        "priority": lambda: st.sampled_from([None, "low", "medium", "high"]),
+    }
+    for name, strategy in unpinned.items():
+        if name not in options:
+            options[name] = draw(strategy())
+    return _finish(CookieOptions, options, chosen, _ROOMY_COOKIE)
 
 
 def _unprefixed(name: str) -> bool:
@@ -246,67 +353,121 @@ def session_configs(**pinned: object) -> st.SearchStrategy[SessionConfig]:
     way; ``idle_timeout`` from 1 second to 400 days; ``absolute_timeout``
     ``None`` or the same range; ``touch_after`` ``None`` or shorter than
     the session's lifetime. ``genid`` is the library's default unless
-    pinned.
+    pinned. The options not pinned fit the pinned ones: a pinned
+    ``__Host-`` name gets a ``Secure`` cookie on ``"/"`` without a domain,
+    a pinned ``touch_after`` a longer ``idle_timeout`` and ``max_age``.
 
     Args:
         **pinned: Options to hold fixed, by name (a value, or a strategy to
             draw it from). ``cookie`` may be a :class:`~sessions.CookieOptions`
-            or a strategy such as ``cookie_options(path="/", domain=None)``.
-            A fresh id factory per example: ``genid=st.builds(SequentialIds)``.
+            or a strategy; a strategy made by :func:`cookie_options`, such as
+            ``cookie_options(path="/")``, also gets what a pinned ``name``
+            or ``touch_after`` needs for the options it leaves free. A fresh
+            id factory per example: ``genid=st.builds(SequentialIds)``.
+            Draws of pinned strategies that do not fit the other pinned
+            options are rejected, so hypothesis draws again.
 
     Raises:
         TypeError: an option that :class:`~sessions.SessionConfig` lacks.
+        ConfigError: a pinned value :class:`~sessions.SessionConfig`
+            refuses, or pinned values that do not fit each other, such as
+            ``name="__Host-sid"`` with a cookie on another path, or a
+            ``touch_after`` not shorter than a pinned ``idle_timeout``.
     """
     _check_pinned(pinned, SessionConfig, "session_configs")
-    return _session_configs(**pinned)
+    cookie_pins = _cookie_pins(pinned.get("cookie"))
+
+    def build() -> SessionConfig:
+        plain = _plain(pinned)
+        if cookie_pins is not None:
+            plain["cookie"] = CookieOptions(**{**_ROOMY_COOKIE, **_plain(cookie_pins)})
+        return SessionConfig(**{**_ROOMY_SESSION, **plain})
+
+    _refuse_now("session_configs", build)
+    return _session_configs(pinned, cookie_pins)
+
+
+def _cookie_pins(cookie: object) -> dict[str, object] | None:
+    """The pinned options of ``cookie``, when it is a strategy made by
+    :func:`cookie_options`; otherwise ``None``."""
+    if isinstance(cookie, st.SearchStrategy):
+        return _COOKIE_PINS.get(cookie)
+    return None
+
+
+def _cookie_needs(name: object, touch_after: int | None) -> dict[str, object]:
+    """What the cookie options need to fit a cookie ``name`` and a
+    ``touch_after`` (either may be ``None``)."""
+    needs: dict[str, object] = {}
+    prefix = name.lower() if isinstance(name, str) else ""
+    if prefix.startswith(("__secure-", "__host-")):
+        needs["secure"] = True
+    if prefix.startswith("__host-"):
+        needs.update(path="/", domain=None)
+    if touch_after is not None and 0 < touch_after < MAX_LIFETIME:
+        longer = st.integers(min_value=touch_after + 1, max_value=MAX_LIFETIME)
+        needs["max_age"] = st.none() | longer
+    return needs
 
 
 @st.composite
-def _session_configs(draw: st.DrawFn, /, **pinned: object) -> SessionConfig:
-    options: dict[str, Any] = {}
-    if "name" in pinned:
-        # A prefixed name decides the cookie's attributes, not the reverse.
-        name = _pick(draw, pinned, "name", st.nothing())
-        prefix = name.lower() if isinstance(name, str) else ""
-        needs: dict[str, object] = {}
-        if prefix.startswith(("__secure-", "__host-")):
-            needs["secure"] = True
-        if prefix.startswith("__host-"):
-            needs.update(path="/", domain=None)
-        cookie = _pick(draw, pinned, "cookie", lambda: cookie_options(**needs))
+def _session_configs(
+    draw: st.DrawFn,
+    pinned: dict[str, object],
+    cookie_pins: dict[str, object] | None,
+) -> SessionConfig:
+    # A cookie_options() strategy is drawn after the name and touch_after,
+    # with what they need added to its own pins (where its own pins win).
+    chosen = _draw_pinned(
+        draw,
+        {
+            name: value
+            for name, value in pinned.items()
+            if not (name == "cookie" and cookie_pins is not None)
+        },
+    )
+    touch_after = _as_seconds(chosen.get("touch_after"))
+    if "cookie" not in chosen:
+        needs = _cookie_needs(chosen.get("name"), touch_after)
+        cookie = draw(_cookie_options(**{**needs, **(cookie_pins or {})}))
+        if cookie_pins is not None:
+            chosen["cookie"] = cookie
     else:
-        cookie = _pick(draw, pinned, "cookie", cookie_options)
-        name = draw(cookie_names(cookie if isinstance(cookie, CookieOptions) else None))
-    options.update(name=name, cookie=cookie)
-    options["secret"] = _pick(draw, pinned, "secret", secret_lists)
+        cookie = chosen["cookie"]
+    options = {**chosen, "cookie": cookie}
+
+    if "name" not in options:
+        fitting = cookie if isinstance(cookie, CookieOptions) else None
+        options["name"] = draw(cookie_names(fitting))
+    if "secret" not in options:
+        options["secret"] = draw(secret_lists())
     for flag in ("trust_proxy", "rolling", "resave", "save_uninitialized"):
-        options[flag] = _pick(draw, pinned, flag, st.booleans())
-    options["unset"] = _pick(
-        draw, pinned, "unset", st.sampled_from(["keep", "destroy"])
-    )
-    options["store_outage"] = _pick(
-        draw, pinned, "store_outage", st.sampled_from(["fail", "read_only"])
-    )
-    idle_timeout = _pick(draw, pinned, "idle_timeout", _seconds(optional=False))
-    options["idle_timeout"] = idle_timeout
-    options["absolute_timeout"] = _pick(
-        draw, pinned, "absolute_timeout", _seconds(optional=True)
-    )
-    options["touch_after"] = _pick(
-        draw, pinned, "touch_after", lambda: _touch_after(idle_timeout, cookie)
-    )
-    if "genid" in pinned:
-        options["genid"] = _pick(draw, pinned, "genid", st.nothing())
-    return SessionConfig(**options)
+        if flag not in options:
+            options[flag] = draw(st.booleans())
+    if "unset" not in options:
+        options["unset"] = draw(st.sampled_from(["keep", "destroy"]))
+    if "store_outage" not in options:
+        options["store_outage"] = draw(st.sampled_from(["fail", "read_only"]))
+    if "idle_timeout" not in options:
+        # Longer than a pinned touch_after (one of 400 days is refused
+        # anyway, alone: no idle_timeout can be longer).
+        shortest = 1 if touch_after is None else min(touch_after + 1, MAX_LIFETIME)
+        options["idle_timeout"] = draw(
+            st.integers(min_value=max(shortest, 1), max_value=MAX_LIFETIME)
+        )
+    if "absolute_timeout" not in options:
+        options["absolute_timeout"] = draw(_seconds(optional=True))
+    if "touch_after" not in options:
+        options["touch_after"] = draw(_touch_after(options["idle_timeout"], cookie))
+    return _finish(SessionConfig, options, chosen, _ROOMY_SESSION)
 
 
 def _touch_after(idle_timeout: object, cookie: object) -> st.SearchStrategy[int | None]:
     """``touch_after`` values shorter than the session's lifetime."""
-    if isinstance(idle_timeout, timedelta):
-        idle_timeout = int(idle_timeout.total_seconds())
-    if not isinstance(idle_timeout, int) or not isinstance(cookie, CookieOptions):
+    seconds = _as_seconds(idle_timeout)
+    if seconds is None or not isinstance(cookie, CookieOptions):
         return st.none()  # pinned to something odd: leave the check to the config
-    shortest = idle_timeout
+    shortest = seconds
     if cookie.max_age is not None:
         shortest = min(shortest, cookie.max_age)
     if shortest < 2:

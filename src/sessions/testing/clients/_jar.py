@@ -2,13 +2,18 @@
 
 It follows the storage model of RFC 6265 section 5.3 (and the parts of its
 successor, RFC 6265bis, that browsers enforce today) closely enough for
-tests of a session layer: ``Max-Age`` wins over ``Expires``; a cookie whose
-expiry has passed, or that arrives already expired, is deleted; ``Domain``
-and ``Path`` scope the cookie, with the default path of the RFC; ``Secure``
-cookies travel over ``https`` only, and arrive over it only; the
+tests of a session layer: ``Max-Age`` wins over ``Expires``; an attribute
+whose value is invalid is ignored, so an earlier valid one of the same name
+stands; a cookie whose expiry has passed, or that arrives already expired,
+is deleted; ``Domain`` and ``Path`` scope the cookie, with the default path
+of the RFC; ``Secure`` cookies travel over ``https`` only, and arrive over
+it only, and plain ``http`` cannot overwrite or shadow them; the
 ``__Secure-`` and ``__Host-`` name prefixes are enforced; lifetimes are
 capped at 400 days. Each ``Set-Cookie`` field is read by the library's own
-:func:`~sessions.cookies.parse_set_cookie`, and ``Expires`` dates by
+:func:`~sessions.cookies.parse_set_cookie`, except ``Max-Age``, ``Expires``
+and ``Domain``: that parser keeps only the last value of an attribute, so
+the jar reads those three again to skip invalid values as RFC 6265 section
+5.2 does. ``Expires`` dates are read by
 :func:`email.utils.parsedate_to_datetime`.
 
 Why not :class:`http.cookiejar.CookieJar`: it reads the system clock
@@ -25,9 +30,11 @@ tests to read).
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import attrs
@@ -40,6 +47,12 @@ from sessions.runner import utc_now
 __all__ = ["CookieJar", "StoredCookie"]
 
 _LONGEST = timedelta(seconds=MAX_LIFETIME)
+_UTC_MIN = datetime.min.replace(tzinfo=timezone.utc)
+_UTC_MAX = datetime.max.replace(tzinfo=timezone.utc)
+# RFC 6265 section 5.2.2: an optional "-", then digits; nothing else.
+_DELTA_SECONDS = re.compile(r"-?[0-9]+")
+_OWS = " \t"
+_T = TypeVar("_T")
 
 
 @attrs.frozen(kw_only=True)
@@ -98,14 +111,80 @@ def default_path(request_path: str) -> str:
     return request_path[: request_path.rindex("/")]
 
 
+def _attributes(field: str) -> list[tuple[str, str]]:
+    """The attributes of a ``Set-Cookie`` field, in order, as (lower-case
+    name, value) pairs; an attribute without ``=`` has the value ``""``.
+    They are split as :func:`~sessions.cookies.parse_set_cookie` splits
+    them."""
+    found: list[tuple[str, str]] = []
+    for chunk in field.split(";")[1:]:
+        key, _, value = chunk.partition("=")
+        key = key.strip(_OWS).lower()
+        if key:
+            found.append((key, value.strip(_OWS)))
+    return found
+
+
+def _without_max_age(field: str) -> str:
+    """``field`` without its ``Max-Age`` attributes."""
+    first, *rest = field.split(";")
+    kept = [
+        chunk
+        for chunk in rest
+        if chunk.partition("=")[0].strip(_OWS).lower() != "max-age"
+    ]
+    return ";".join([first, *kept])
+
+
+def _last_valid(
+    attributes: list[tuple[str, str]], name: str, read: Callable[[str], _T | None]
+) -> _T | None:
+    """What ``read`` makes of the last attribute ``name`` it can read
+    (``None`` when it reads none): an attribute with an invalid value is
+    ignored, and the one before it stands (RFC 6265 section 5.2)."""
+    for key, value in reversed(attributes):
+        if key == name:
+            result = read(value)
+            if result is not None:
+                return result
+    return None
+
+
+def _delta_seconds(text: str) -> int | None:
+    """A ``Max-Age`` value, capped to 400 days as browsers cap it; ``None``
+    when it is not one. Zero or less means "expired already"."""
+    if _DELTA_SECONDS.fullmatch(text) is None:
+        return None
+    if text.startswith("-"):
+        return 0
+    digits = text.lstrip("0")
+    # Read only what can matter: a number of thousands of digits is both
+    # past the cap and past what int() agrees to convert.
+    if len(digits) > len(str(MAX_LIFETIME)):
+        return MAX_LIFETIME
+    return min(int(digits or "0"), MAX_LIFETIME)
+
+
 def _expires_text(text: str) -> datetime | None:
+    """An ``Expires`` date in UTC; ``None`` when it cannot be read."""
     try:
         moment = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError:
+        # A moment near year 1 or 9999 whose offset moves it past the end
+        # of what datetime holds: as early, or as late, as it can be.
+        return _UTC_MIN if moment.year == 1 else _UTC_MAX
+
+
+def _domain_value(text: str) -> str | None:
+    """A ``Domain`` value, lower-case and without a leading dot; ``None``
+    when it is empty, which RFC 6265 section 5.2.3 says to ignore."""
+    return text.lstrip(".").lower() or None
 
 
 class CookieJar:
@@ -138,17 +217,29 @@ class CookieJar:
         host = (parts.hostname or "").lower()
         secure = parts.scheme in ("https", "wss")
         for field in set_cookie_fields:
+            # The jar reads Max-Age itself (see _expiry), and leaves it out
+            # of what the parser sees: the parser hands a Max-Age of more
+            # than 4,300 digits to int(), which refuses it with ValueError.
             try:
-                parsed = parse_set_cookie(field)
+                parsed = parse_set_cookie(_without_max_age(field))
             except ValueError:
                 continue  # no name=value pair: ignored, as a browser does
-            self._store(parsed, host, parts.path or "/", secure)
+            self._store(parsed, _attributes(field), host, parts.path or "/", secure)
 
-    def _store(self, cookie: SetCookie, host: str, path: str, secure: bool) -> None:
+    def _store(
+        self,
+        cookie: SetCookie,
+        attributes: list[tuple[str, str]],
+        host: str,
+        path: str,
+        secure: bool,
+    ) -> None:
+        """The storage model of RFC 6265bis section 5.7, step by step."""
         now = self.clock()
-        expires = self._expiry(cookie, now)
-        domain = (cookie.domain or "").lstrip(".").lower()
-        if domain:
+        expires = self._expiry(attributes, now)
+
+        domain = _last_valid(attributes, "domain", _domain_value)
+        if domain is not None:
             if not domain_matches(host, domain):
                 return  # a cookie for another site
             host_only = False
@@ -156,13 +247,21 @@ class CookieJar:
             domain, host_only = host, True
         cookie_path = cookie.path if cookie.path and cookie.path[0] == "/" else None
         cookie_path = cookie_path or default_path(path)
+
         if cookie.secure and not secure:
             return  # only a secure origin may set a Secure cookie
+        if not secure and self._shadows_secure(cookie.name, domain, cookie_path):
+            return  # nor overwrite or shadow one, not even to delete it
+
+        # The name prefixes: __Secure- needs Secure (so a secure origin, as
+        # checked above); __Host- also needs a host-only cookie whose Path
+        # attribute says "/" outright, so that no default path stands in.
         prefix = cookie.name.lower()
         if prefix.startswith(("__secure-", "__host-")) and not cookie.secure:
             return
-        if prefix.startswith("__host-") and (not host_only or cookie_path != "/"):
+        if prefix.startswith("__host-") and (not host_only or cookie.path != "/"):
             return
+
         key = (cookie.name, domain, cookie_path)
         if expires is not None and expires <= now:
             self._cookies.pop(key, None)  # deletes the one it would replace
@@ -182,6 +281,22 @@ class CookieJar:
             ),
         )
 
+    def _shadows_secure(self, name: str, domain: str, path: str) -> bool:
+        """Whether a cookie ``name`` for ``domain`` and ``path``, arriving
+        over plain ``http``, would overwrite or shadow a live ``Secure``
+        cookie: one of the same name whose domain covers this one's (or the
+        reverse), and whose path holds this one's path."""
+        return any(
+            stored.secure
+            and stored.name == name
+            and (
+                domain_matches(domain, stored.domain)
+                or domain_matches(stored.domain, domain)
+            )
+            and path_matches(path, stored.path)
+            for stored in self
+        )
+
     def _keep(self, key: tuple[str, str, str], cookie: StoredCookie) -> None:
         """Store ``cookie``; a replacement keeps its predecessor's place."""
         old = self._cookies.get(key)
@@ -194,17 +309,18 @@ class CookieJar:
             self._cookies[key] = (arrival, kept)
 
     @staticmethod
-    def _expiry(cookie: SetCookie, now: datetime) -> datetime | None:
-        """When ``cookie`` expires: ``Max-Age`` first, then ``Expires``,
-        never more than 400 days away; ``None`` for a session cookie."""
-        if cookie.max_age is not None:
-            if cookie.max_age <= 0:
-                return datetime.min.replace(tzinfo=timezone.utc)
-            return now + min(timedelta(seconds=cookie.max_age), _LONGEST)
-        if cookie.expires is not None:
-            moment = _expires_text(cookie.expires)
-            if moment is not None:
-                return min(moment, now + _LONGEST)
+    def _expiry(attributes: list[tuple[str, str]], now: datetime) -> datetime | None:
+        """When the cookie expires: the last valid ``Max-Age`` first, then
+        the last valid ``Expires``, never more than 400 days away; ``None``
+        for a session cookie."""
+        max_age = _last_valid(attributes, "max-age", _delta_seconds)
+        if max_age is not None:
+            if max_age <= 0:
+                return _UTC_MIN
+            return now + timedelta(seconds=max_age)
+        moment = _last_valid(attributes, "expires", _expires_text)
+        if moment is not None:
+            return min(moment, now + _LONGEST)
         return None
 
     # -- what the browser sends --------------------------------------------------
