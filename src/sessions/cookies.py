@@ -200,11 +200,29 @@ class SetCookie:
     attributes: tuple[str, ...] = ()
 
 
+_MAX_AGE = re.compile(r"-?[0-9]+")
+_INT64_MAX = 2**63 - 1
+
+
+def _saturated_int(digits: str) -> int:
+    """``digits`` (an optional ``-`` and decimal digits) as an int clamped to
+    64 bits, without converting thousands of digits."""
+    negative = digits.startswith("-")
+    magnitude = digits.lstrip("-").lstrip("0")
+    value = (
+        _INT64_MAX if len(magnitude) > 19 else min(int(magnitude or "0"), _INT64_MAX)
+    )
+    return -value if negative else value
+
+
 def parse_set_cookie(header: str) -> SetCookie:
     """Parse a ``Set-Cookie`` header value (RFC 6265 section 5.2, leniently).
 
     Unknown attributes are ignored; when an attribute repeats, the last one
-    wins. A ``Max-Age`` that is not an integer is ignored.
+    wins. A ``Max-Age`` that is not an integer, and a ``Domain`` that is
+    empty, are ignored, so an earlier valid one stands. A ``Max-Age`` too
+    long for a 64-bit integer counts as the largest (or, negative, the
+    smallest) one.
 
     Raises:
         ValueError: the header has no ``name=value`` pair first.
@@ -216,17 +234,21 @@ def parse_set_cookie(header: str) -> SetCookie:
         raise ValueError("Set-Cookie header does not start with name=value")
     found: dict[str, str | None] = {}
     order: list[str] = []
+    max_age: int | None = None
     for chunk in rest:
         key, has_value, attribute_value = chunk.partition("=")
         key = key.strip(_OWS).lower()
         if not key:
             continue
         order.append(key)
-        found[key] = attribute_value.strip(_OWS) if has_value else None
-    max_age: int | None = None
-    raw_max_age = found.get("max-age")
-    if raw_max_age is not None and re.fullmatch(r"-?[0-9]+", raw_max_age):
-        max_age = int(raw_max_age)
+        text = attribute_value.strip(_OWS) if has_value else None
+        if key == "max-age":
+            if text is not None and _MAX_AGE.fullmatch(text):
+                max_age = _saturated_int(text)
+            continue
+        if key == "domain" and not text:
+            continue
+        found[key] = text
     return SetCookie(
         name=name,
         value=value.strip(_OWS),

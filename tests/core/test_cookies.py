@@ -379,3 +379,19 @@ def test_is_token(text: str, expected: bool) -> None:
 )
 def test_is_cookie_value(text: str, expected: bool) -> None:
     assert is_cookie_value(text) is expected
+
+
+def test_an_invalid_max_age_or_empty_domain_leaves_the_earlier_valid_one() -> None:
+    parsed = parse_set_cookie("sid=v; Max-Age=100; Domain=a.test; Max-Age=x; Domain=")
+    assert parsed.max_age == 100
+    assert parsed.domain == "a.test"
+
+
+@pytest.mark.parametrize(
+    ("raw", "max_age"),
+    [("9" * 5000, 2**63 - 1), ("-" + "9" * 5000, -(2**63 - 1)), ("0" * 40 + "7", 7)],
+)
+def test_a_max_age_of_any_length_parses_clamped_to_64_bits(
+    raw: str, max_age: int
+) -> None:
+    assert parse_set_cookie(f"sid=v; Max-Age={raw}").max_age == max_age
