@@ -144,9 +144,9 @@ class CookieOptions:
             exactly when the request is secure; ``False`` never does.
         same_site: ``"strict"``, ``"lax"``, ``"none"``, ``"auto"``
             (``SameSite=None`` on secure requests, ``Lax`` otherwise) or
-            ``None`` to omit the attribute. Browsers reject ``SameSite=None`` without ``Secure``,
-            so with ``secure="auto"`` a plain-HTTP response carries ``Lax``
-            instead.
+            ``None`` to omit the attribute. Browsers reject
+            ``SameSite=None`` without ``Secure``, so with ``secure="auto"``
+            a plain-HTTP response carries ``Lax`` instead.
         max_age: Lifetime of the cookie in seconds. ``None`` (the default)
             makes a browser-session cookie with no ``Max-Age``/``Expires``;
             the server then keeps the session for
@@ -286,9 +286,9 @@ class SessionConfig:
 
     Attributes:
         secret: Required: one secret or a list of them (leaving it out is
-            a :class:`~sessions.errors.ConfigError`). The first signs new cookies;
-            every one verifies, so a new secret can be put first while the old
-            ones keep existing sessions valid.
+            a :class:`~sessions.errors.ConfigError`). The first signs new
+            cookies; every one verifies, so a new secret can be put first
+            while the old ones keep existing sessions valid.
         name: The cookie name.
         cookie: The cookie's attributes, see :class:`CookieOptions`.
         trust_proxy: Believe the first ``X-Forwarded-Proto`` token when
