@@ -31,6 +31,7 @@ from tests.behaviour.client import Client, expiry
 
 __all__ = [
     "SECRET",
+    "AdapterErrors",
     "AppSpec",
     "AsyncSpyStore",
     "MakeServer",
@@ -324,7 +325,7 @@ class Probe:
         assert idle, f"requests still running after {timeout} s"
 
 
-class _AdapterErrors(logging.Handler):
+class AdapterErrors(logging.Handler):
     """Hands every error an adapter logs to a probe, as an exception."""
 
     def __init__(self, probe: Probe) -> None:
@@ -342,7 +343,7 @@ class _AdapterErrors(logging.Handler):
 def adapter_errors_to(probe: Probe) -> Iterator[None]:
     """Report what the adapters log as errors (a session change lost after
     the response started) to ``probe`` while the block runs."""
-    handler = _AdapterErrors(probe)
+    handler = AdapterErrors(probe)
     logger = logging.getLogger("sessions_adapters")
     logger.addHandler(handler)
     try:

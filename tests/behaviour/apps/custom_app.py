@@ -16,7 +16,6 @@ that adapter reports every exception it absorbs.
 from __future__ import annotations
 
 import contextlib
-import logging
 import ssl
 import threading
 from collections.abc import Iterator
@@ -33,7 +32,7 @@ from tests.behaviour.actions import (
     render_body,
     run_actions,
 )
-from tests.behaviour.harness import AppSpec, Probe
+from tests.behaviour.harness import AdapterErrors, AppSpec, Probe
 
 if TYPE_CHECKING:
     import custom_adapter
@@ -110,20 +109,6 @@ class BehaviourHandler(custom_adapter.SessionRequestHandler):
             _run(session, plan.late_actions)
 
 
-class _ErrorsToProbe(logging.Handler):
-    """Hands every error the adapter logs to a probe, as an exception."""
-
-    def __init__(self, probe: Probe) -> None:
-        super().__init__(logging.ERROR)
-        self.probe = probe
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.exc_info is not None and record.exc_info[1] is not None:
-            self.probe.error(record.exc_info[1])
-        else:
-            self.probe.error(RuntimeError(record.getMessage()))
-
-
 class _Server(ThreadingHTTPServer):
     """One thread per request; ``server_close`` joins them all."""
 
@@ -164,7 +149,7 @@ def serve(spec: AppSpec) -> Iterator[str]:
         probe = spec.probe
         mount = spec.mount
 
-    errors = _ErrorsToProbe(spec.probe)
+    errors = AdapterErrors(spec.probe)
     custom_adapter.logger.addHandler(errors)
     try:
         with serve_handler(Handler) as url:
