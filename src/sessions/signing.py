@@ -14,7 +14,6 @@ import re
 from collections.abc import Sequence
 
 from itsdangerous import Signer
-from itsdangerous.signer import HMACAlgorithm
 
 __all__ = ["IdSigner"]
 
@@ -57,7 +56,7 @@ class IdSigner:
             key_derivation="hmac",
             digest_method=hashlib.sha256,
         )
-        self._algorithm = HMACAlgorithm(hashlib.sha256)
+        self._algorithm = self._signer.algorithm  # HMAC with that digest
         self._keys = tuple(self._signer.derive_key(secret) for secret in secrets)
 
     def sign(self, session_id: str) -> str:

@@ -307,8 +307,14 @@ def _update_call(
     expiry = _milliseconds(record.expires)
     if expiry <= _now_milliseconds():
         return _DELETE_IF_VERSION_SCRIPT, [key, expected]
-    arguments = [key, expected, text, str(record.version), str(expiry)]
-    return _UPDATE_SCRIPT, [*arguments, _browser_session(record)]
+    return _UPDATE_SCRIPT, [
+        key,
+        expected,
+        text,
+        str(record.version),
+        str(expiry),
+        _browser_session(record),
+    ]
 
 
 @contextlib.contextmanager
