@@ -9,6 +9,7 @@ Every test serves a handler with the standard library's own server on
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import logging
 import ssl
@@ -141,6 +142,22 @@ def test_a_tls_connection_is_secure_and_plain_http_is_not(
     assert parse_set_cookie(auto_plain.headers["Set-Cookie"]).secure is False
 
 
+@contextlib.contextmanager
+def connected(
+    handler: type[custom_adapter.SessionRequestHandler],
+) -> Iterator[http.client.HTTPConnection]:
+    """Serve ``handler`` and yield a raw client connection to it, closed on
+    exit before the server stops."""
+    with serve_handler(handler) as url:
+        connection = http.client.HTTPConnection(
+            url.removeprefix("http://"), timeout=TIMEOUT
+        )
+        try:
+            yield connection
+        finally:
+            connection.close()
+
+
 def _get(
     connection: http.client.HTTPConnection, path: str, cookie: str | None = None
 ) -> tuple[list[str], str | None]:
@@ -154,16 +171,11 @@ def _get(
 
 
 def test_each_request_on_a_kept_connection_has_its_own_session() -> None:
-    with serve_handler(KeepingHandler) as url:
-        port = int(url.rsplit(":", 1)[1])
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
-        try:
-            created, cookie = _get(connection, "/set?ada")
-            assert cookie is not None
-            returning, again = _get(connection, "/", cookie.split(";", 1)[0])
-            fresh, none = _get(connection, "/")
-        finally:
-            connection.close()
+    with connected(KeepingHandler) as connection:
+        created, cookie = _get(connection, "/set?ada")
+        assert cookie is not None
+        returning, again = _get(connection, "/", cookie.split(";", 1)[0])
+        fresh, none = _get(connection, "/")
 
     assert len({created[2], returning[2], fresh[2]}) == 1, "one connection"
     assert returning[:2] == created[:2]  # the same session, read back
@@ -176,15 +188,10 @@ def test_each_request_on_a_kept_connection_has_its_own_session() -> None:
 def test_a_handler_that_sends_no_response_is_reported(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    with serve_handler(MisbehavingHandler) as url:
-        port = int(url.rsplit(":", 1)[1])
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
-        try:
-            connection.request("GET", "/silent")
-            with pytest.raises(http.client.RemoteDisconnected):
-                connection.getresponse()
-        finally:
-            connection.close()
+    with connected(MisbehavingHandler) as connection:
+        connection.request("GET", "/silent")
+        with pytest.raises(http.client.RemoteDisconnected):
+            connection.getresponse()
 
     messages = [
         record.getMessage()
@@ -197,17 +204,12 @@ def test_a_handler_that_sends_no_response_is_reported(
 def test_a_failure_after_the_response_started_cuts_it_short(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    with serve_handler(MisbehavingHandler) as url:
-        port = int(url.rsplit(":", 1)[1])
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
-        try:
-            connection.request("GET", "/cut")
-            response = connection.getresponse()
-            status = response.status
-            with pytest.raises(http.client.IncompleteRead):
-                response.read()
-        finally:
-            connection.close()
+    with connected(MisbehavingHandler) as connection:
+        connection.request("GET", "/cut")
+        response = connection.getresponse()
+        status = response.status
+        with pytest.raises(http.client.IncompleteRead):
+            response.read()
 
     errors = [
         record.exc_info[1]

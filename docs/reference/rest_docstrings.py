@@ -54,6 +54,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from griffe import (
+    Alias,
     Attribute,
     Class,
     Docstring,
@@ -71,8 +72,9 @@ from griffe import (
 
 PROJECT_PACKAGES = ("sessions", "sessions_adapters")
 
-# :role:`target`, :role:`~target`, :role:`!target`, :role:`title <target>`,
-# with or without the py: domain.
+# :role:`target`, :role:`~target`, :role:`title <target>`, with or without
+# the py: domain. Sphinx's :role:`!target` is not supported: it is reported
+# like a misspelt name.
 ROLE = re.compile(
     r":(?:py:)?(?P<role>mod|class|exc|func|meth|attr|data|const|obj)"
     r":`(?P<body>[^`]+)`"
@@ -104,7 +106,16 @@ class RestDocstrings(Extension):
     def on_package(self, *, pkg: Module, loader: GriffeLoader, **kwargs: Any) -> None:
         """Rewrite the docstrings of ``pkg``, its modules and their members."""
         objects = _objects(pkg)
-        names = PackageNames(_imported_packages(pkg), _public_aliases(pkg))
+        aliases = [
+            member
+            for obj in objects
+            for member in obj.members.values()
+            if isinstance(member, Alias)
+        ]
+        names = PackageNames(
+            imported={alias.target_path.split(".", 1)[0] for alias in aliases},
+            public_aliases=_public_aliases(aliases),
+        )
         for obj in objects:
             if obj.docstring is not None:
                 obj.docstring.value = rewrite(obj, obj.docstring.value, names)
@@ -134,27 +145,15 @@ def _objects(obj: Object) -> list[Object]:
     return found
 
 
-def _public_aliases(obj: Object) -> dict[str, str]:
-    """The public names under ``obj`` that import a private object, by the
-    path of the object they import."""
+def _public_aliases(aliases: list[Alias]) -> dict[str, str]:
+    """The public names among ``aliases`` that import a private object, by
+    the path of the object they import. The first one wins, and a package
+    comes before its modules: ``sessions.testing.clients.Client``, not the
+    same class imported by ``sessions.testing.clients.wsgi``."""
     found: dict[str, str] = {}
-    for member in obj.members.values():
-        if isinstance(member, Object):
-            found |= _public_aliases(member)
-        elif _is_private(member.target_path) and not _is_private(member.path):
-            found.setdefault(member.target_path, member.path)
-    return found
-
-
-def _imported_packages(obj: Object) -> set[str]:
-    """The top-level packages that ``obj`` and everything under it import
-    names from (``attrs``, ``redis``, ``sessions``)."""
-    found = set()
-    for member in obj.members.values():
-        if isinstance(member, Object):
-            found |= _imported_packages(member)
-        else:
-            found.add(member.target_path.split(".", 1)[0])
+    for alias in aliases:
+        if _is_private(alias.target_path) and not _is_private(alias.path):
+            found.setdefault(alias.target_path, alias.path)
     return found
 
 
@@ -176,18 +175,15 @@ def rewrite(obj: Object, text: str, names: PackageNames) -> str:
 def _role(obj: Object, role: str, body: str, names: PackageNames) -> str:
     """What one role becomes: a cross-reference, or a code span."""
     titled = TITLED.fullmatch(body)
-    title, target = (titled["title"], titled["target"]) if titled else (None, body)
-    no_link = target.startswith("!")
-    shorten = target.startswith("~")
-    target = target.lstrip("!~")
-
-    if title is None:
+    if titled:
+        title, target = titled["title"], titled["target"]
+    else:
+        shorten = body.startswith("~")
+        target = body.removeprefix("~")
         title = target.rsplit(".", 1)[-1] if shorten else target
         if role in CALLABLE_ROLES:
             title += "()"
     code = f"`{title}`"
-    if no_link:
-        return code
 
     path = _resolve(obj, target)
     if path is None and _is_outside_project(target, names.imported):
@@ -199,8 +195,7 @@ def _role(obj: Object, role: str, body: str, names: PackageNames) -> str:
             f":{role}:`{body}`, which is not a name this project has"
         )
         return f"[{code}][{target}]"  # mkdocs-autorefs reports it too
-    if _is_private(path):
-        path = names.public_aliases.get(path, path)
+    path = names.public_aliases.get(path, path)
     if path.split(".", 1)[0] not in PROJECT_PACKAGES or _is_private(path):
         return code
     return f"[{code}][{path}]"
@@ -245,11 +240,10 @@ def _inherited(obj: Object, name: str) -> str | None:
 
 
 def _is_outside_project(target: str, imported: set[str]) -> bool:
-    """Whether ``target`` names a built-in, or something in the standard
-    library or in a package that the project imports from."""
+    """Whether ``target``, a name outside this project's packages, names a
+    built-in, or something in the standard library or in a package that the
+    project imports from."""
     first = target.split(".", 1)[0]
-    if first in PROJECT_PACKAGES:
-        return False
     return (
         hasattr(builtins, first)
         or first in sys.stdlib_module_names

@@ -41,6 +41,7 @@ from cattrs.v import format_exception
 
 from sessions.errors import SerializationError, SessionError, UsageError
 from sessions.records import canonical_json, check_json_data
+from sessions.session import encode_values
 
 __all__ = [
     "FieldValueError",
@@ -105,9 +106,8 @@ def make_converter() -> cattrs.Converter:
         return sorted(map(converter.unstructure, value), key=canonical_json)
 
     def unstructure_tuple(type_: Any) -> Callable[[tuple[Any, ...]], list[Any]]:
-        if _is_named_tuple(type_):  # its fields' types, in order
-            hints = typing.get_type_hints(type_)
-            items: tuple[Any, ...] = tuple(hints[name] for name in type_._fields)
+        if _is_named_tuple(type_):
+            items = _named_tuple_items(type_)
         else:
             items = typing.get_args(type_)
         if not items or (len(items) == 2 and items[1] is Ellipsis):
@@ -121,10 +121,7 @@ def make_converter() -> cattrs.Converter:
         ]
 
     def structure_named_tuple(type_: Any) -> Callable[[Any, Any], Any]:
-        # By the resolved hints, so that a module with postponed annotations
-        # (``from __future__ import annotations``) works too.
-        hints = typing.get_type_hints(type_)
-        items = [hints[name] for name in type_._fields]
+        items = _named_tuple_items(type_)
 
         def structure(value: Any, _: Any) -> Any:
             if not isinstance(value, (list, tuple)) or len(value) != len(items):
@@ -156,6 +153,14 @@ def _is_named_tuple(type_: Any) -> bool:
         and issubclass(type_, tuple)
         and hasattr(type_, "_fields")
     )
+
+
+def _named_tuple_items(type_: Any) -> tuple[Any, ...]:
+    """The type of each field of a named tuple, in order, from the resolved
+    hints, so that a module with postponed annotations
+    (``from __future__ import annotations``) works too."""
+    hints = typing.get_type_hints(type_)
+    return tuple(hints[name] for name in type_._fields)
 
 
 _DEFAULT_CONVERTER = make_converter()
@@ -204,7 +209,11 @@ def _same_json(stored: Any, produced: Any) -> bool:
 @attrs.frozen
 class _Field:
     name: str
-    type_name: str
+    type_: Any
+
+    @property
+    def type_name(self) -> str:
+        return _type_name(self.type_)
 
 
 _FIELDS: weakref.WeakKeyDictionary[type[Any], tuple[_Field, ...]] = (
@@ -236,13 +245,11 @@ def _describe(cls: type[Any]) -> tuple[_Field, ...]:
     if attrs.has(cls):
         attrs.resolve_types(cls)
         return tuple(
-            _Field(field.name, _type_name(field.type))
-            for field in attrs.fields(cls)
-            if field.init
+            _Field(field.name, field.type) for field in attrs.fields(cls) if field.init
         )
     hints = typing.get_type_hints(cls)
     return tuple(
-        _Field(field.name, _type_name(hints.get(field.name)))
+        _Field(field.name, hints[field.name])
         for field in dataclasses.fields(cls)
         if field.init
     )
@@ -477,12 +484,10 @@ class TypedView(Generic[T]):
     def _unstructure_error(self, value: T) -> FieldValueError:
         """The error for a value the converter cannot unstructure, naming the
         first field it fails on on its own."""
-        converter = self._converter
-        hints = _type_hints(self._cls)
         for field in self._fields:
             try:
-                converter.unstructure(
-                    getattr(value, field.name), unstructure_as=hints[field.name]
+                self._converter.unstructure(
+                    getattr(value, field.name), unstructure_as=field.type_
                 )
             except Exception:
                 return FieldValueError(
@@ -491,17 +496,15 @@ class TypedView(Generic[T]):
         return FieldValueError("", f"{self._cls.__name__} cannot be stored")
 
     def _encode(self, document: dict[str, Any]) -> dict[str, str]:
-        """The canonical JSON text of each field.
+        """The canonical JSON text of each field, checked as the session's
+        commit checks its data.
 
         Raises:
             SerializationError: a field has no exact JSON form.
         """
-        encoded = {}
-        for field in self._fields:
-            item = document[field.name]
-            check_json_data(item, field.name)
-            encoded[field.name] = canonical_json(item)
-        return encoded
+        fields = {field.name: document[field.name] for field in self._fields}
+        check_json_data(fields)
+        return encode_values(fields)
 
     def _current(self) -> dict[str, str]:
         """The canonical JSON text of each field's key the session holds now."""
@@ -544,9 +547,3 @@ def _equal(written: object, loaded: object) -> bool:
         return bool(written == loaded)
     except Exception:  # an __eq__ that refuses the comparison
         return False
-
-
-def _type_hints(cls: type[Any]) -> dict[str, Any]:
-    if attrs.has(cls):
-        return {field.name: field.type for field in attrs.fields(cls)}
-    return typing.get_type_hints(cls)
