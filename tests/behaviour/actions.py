@@ -64,7 +64,7 @@ from urllib.parse import parse_qsl
 
 import attrs
 
-from sessions import AsyncSession, Session
+from sessions import AsyncSession, Session, SyncSession
 
 __all__ = [
     "IGNORED_BODY",
@@ -77,6 +77,7 @@ __all__ = [
     "render_body",
     "run_actions",
     "run_async_actions",
+    "run_sync_actions",
 ]
 
 Step: TypeAlias = Literal["save", "reload", "detach"]
@@ -268,6 +269,20 @@ def run_actions(session: Session, actions: tuple[Action, ...]) -> Iterator[Step]
             yield step
         else:
             _DIRECT[name](session, argument)
+
+
+def run_sync_actions(
+    session: SyncSession, actions: tuple[Action, ...], detach: Callable[[], None]
+) -> None:
+    """Apply ``actions``, calling ``save`` and ``reload``; ``detach`` is the
+    caller's way of letting go of the session."""
+    for step in run_actions(session, actions):
+        if step == "save":
+            session.save()
+        elif step == "reload":
+            session.reload()
+        else:
+            detach()
 
 
 async def run_async_actions(

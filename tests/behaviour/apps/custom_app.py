@@ -26,11 +26,10 @@ from sessions import NoSessionError, SyncSession
 from sessions.cycle import path_matches
 from tests.behaviour.actions import (
     IGNORED_BODY,
-    Action,
     HandlerFailure,
     plan_from_query,
     render_body,
-    run_actions,
+    run_sync_actions,
 )
 from tests.behaviour.harness import AdapterErrors, AppSpec, Probe
 
@@ -44,17 +43,6 @@ else:
 __all__ = ["BehaviourHandler", "serve", "serve_handler"]
 
 HOST = "127.0.0.1"
-
-
-def _run(session: SyncSession, actions: tuple[Action, ...]) -> None:
-    """Apply ``actions``; ``save``, ``reload`` and ``detach`` are plain calls."""
-    for step in run_actions(session, actions):
-        if step == "save":
-            session.save()
-        elif step == "reload":
-            session.reload()
-        else:
-            session.detach()
 
 
 class BehaviourHandler(custom_adapter.SessionRequestHandler):
@@ -99,14 +87,14 @@ class BehaviourHandler(custom_adapter.SessionRequestHandler):
             with contextlib.suppress(NoSessionError):
                 session = self.session
             if session is not None:
-                _run(session, plan.actions)
+                run_sync_actions(session, plan.actions, session.detach)
             body = render_body(session)
         if plan.fail:
             raise HandlerFailure("the handler was told to fail")
         self._answer(plan.status_code, plan.headers(), body)
         if session is not None and plan.late_actions:
             self.wfile.flush()
-            _run(session, plan.late_actions)
+            run_sync_actions(session, plan.late_actions, session.detach)
 
 
 class _Server(ThreadingHTTPServer):

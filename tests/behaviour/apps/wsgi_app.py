@@ -9,19 +9,18 @@ the server inwards: the probe, the mount (moves the prefix from
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from sessions import NoSessionError, SyncSession
 from sessions_adapters.wsgi import ENVIRON_KEY, SessionMiddleware, get_session
 from tests.behaviour.actions import (
     IGNORED_BODY,
-    Action,
     HandlerFailure,
     Plan,
     plan_from_query,
     render_body,
-    run_actions,
+    run_sync_actions,
 )
 from tests.behaviour.harness import AppSpec, Probe
 from tests.behaviour.servers import serve_wsgi
@@ -32,17 +31,9 @@ if TYPE_CHECKING:
 __all__ = ["build_app", "serve"]
 
 
-def _run(
-    session: SyncSession, actions: tuple[Action, ...], environ: WSGIEnvironment
-) -> None:
-    """Apply ``actions``, doing the adapter's steps the WSGI way."""
-    for step in run_actions(session, actions):
-        if step == "save":
-            session.save()
-        elif step == "reload":
-            session.reload()
-        else:
-            environ[ENVIRON_KEY] = None
+def detach_from(environ: WSGIEnvironment) -> Callable[[], None]:
+    """The WSGI way of letting go of the session: clear its environ key."""
+    return lambda: environ.__setitem__(ENVIRON_KEY, None)
 
 
 def _late_body(
@@ -51,7 +42,7 @@ def _late_body(
     """Send the body, then carry out the late actions: by then the response
     has started."""
     yield body
-    _run(session, plan.late_actions, environ)
+    run_sync_actions(session, plan.late_actions, detach_from(environ))
 
 
 def handler(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -64,7 +55,7 @@ def handler(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable
         with contextlib.suppress(NoSessionError):
             session = get_session(environ)
         if session is not None:
-            _run(session, plan.actions, environ)
+            run_sync_actions(session, plan.actions, detach_from(environ))
         body = render_body(session)
     if plan.fail:
         raise HandlerFailure("the handler was told to fail")
