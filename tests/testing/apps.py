@@ -211,35 +211,25 @@ def tornado_app(
 # -- clients -------------------------------------------------------------------------
 
 
-def _wsgi(
-    config: SessionConfig, store: MemoryStore, clock: Clock, **options: Any
-) -> Client:
-    return WSGIClient(wsgi_app(config, store, clock), clock=clock, **options)
+def _client(
+    make_app: Callable[[SessionConfig, MemoryStore, Clock], Any],
+    client_type: Callable[..., Client],
+) -> MakeClient:
+    """A ``client_type`` for what ``make_app`` builds, on the same clock."""
 
+    def make(
+        config: SessionConfig, store: MemoryStore, clock: Clock, **options: Any
+    ) -> Client:
+        return client_type(make_app(config, store, clock), clock=clock, **options)
 
-def _asgi(
-    config: SessionConfig, store: MemoryStore, clock: Clock, **options: Any
-) -> Client:
-    return ASGIClient(asgi_app(config, store, clock), clock=clock, **options)
-
-
-def _aiohttp(
-    config: SessionConfig, store: MemoryStore, clock: Clock, **options: Any
-) -> Client:
-    return AiohttpClient(aiohttp_app(config, store, clock), clock=clock, **options)
-
-
-def _tornado(
-    config: SessionConfig, store: MemoryStore, clock: Clock, **options: Any
-) -> Client:
-    return TornadoClient(tornado_app(config, store, clock), clock=clock, **options)
+    return make
 
 
 CLIENTS: dict[str, MakeClient] = {
-    "wsgi": _wsgi,
-    "asgi": _asgi,
-    "aiohttp": _aiohttp,
-    "tornado": _tornado,
+    "wsgi": _client(wsgi_app, WSGIClient),
+    "asgi": _client(asgi_app, ASGIClient),
+    "aiohttp": _client(aiohttp_app, AiohttpClient),
+    "tornado": _client(tornado_app, TornadoClient),
 }
 """``make(config, store, clock, **client_options)`` per adapter: the test
 client of that adapter's application."""

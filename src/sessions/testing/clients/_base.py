@@ -16,11 +16,18 @@ from urllib.parse import quote, urlencode, urljoin, urlsplit
 import attrs
 from typing_extensions import Self
 
-from sessions.cookies import SetCookie, parse_set_cookie
+from sessions.cookies import SetCookie, is_token, parse_set_cookie
 from sessions.runner import utc_now
 from sessions.testing.clients._jar import CookieJar
 
-__all__ = ["Client", "Headers", "LoopClient", "Request", "Response"]
+__all__ = [
+    "METHODS_WITH_BODY",
+    "Client",
+    "Headers",
+    "LoopClient",
+    "Request",
+    "Response",
+]
 
 _T = TypeVar("_T")
 
@@ -28,10 +35,12 @@ Headers: TypeAlias = "Mapping[str, str] | Iterable[tuple[str, str]]"
 """Request headers: a mapping, or ``(name, value)`` pairs to send a name
 more than once."""
 
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # A field value: tab, visible ASCII, space and the bytes 0x80-0xFF.
 _FIELD_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 _REDIRECTS = (301, 302, 303, 307, 308)
+# The methods whose requests carry a body (and its length) even when it is
+# empty, as a browser sends them.
+METHODS_WITH_BODY = ("POST", "PUT", "PATCH")
 # What may stay as it is in a path or a query; everything else is escaped.
 _SAFE_PATH = "/%:@!$&'()*+,;=-._~"
 _SAFE_QUERY = _SAFE_PATH + "?"
@@ -146,7 +155,7 @@ def _header_pairs(headers: Headers | None) -> list[tuple[str, str]]:
         return []
     pairs = list(headers.items() if isinstance(headers, Mapping) else headers)
     for name, value in pairs:
-        if not isinstance(name, str) or _TOKEN.fullmatch(name) is None:
+        if not isinstance(name, str) or not is_token(name):
             raise ValueError(f"header name {name!r} is not an HTTP token")
         if not isinstance(value, str) or _FIELD_VALUE.fullmatch(value) is None:
             raise ValueError(

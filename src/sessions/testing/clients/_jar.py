@@ -10,11 +10,9 @@ of the RFC; ``Secure`` cookies travel over ``https`` only, and arrive over
 it only, and plain ``http`` cannot overwrite or shadow them; the
 ``__Secure-`` and ``__Host-`` name prefixes are enforced; lifetimes are
 capped at 400 days. Each ``Set-Cookie`` field is read by the library's own
-:func:`~sessions.cookies.parse_set_cookie`, except ``Max-Age``, ``Expires``
-and ``Domain``: that parser keeps only the last value of an attribute, so
-the jar reads those three again to skip invalid values as RFC 6265 section
-5.2 does. ``Expires`` dates are read by
-:func:`email.utils.parsedate_to_datetime`.
+:func:`~sessions.cookies.parse_set_cookie`, except ``Expires``: that parser
+keeps the text of the last one, readable or not, so the jar looks for the
+last date :func:`email.utils.parsedate_to_datetime` can read.
 
 Why not :class:`http.cookiejar.CookieJar`: it reads the system clock
 itself, so a test that moves a :class:`~sessions.testing.ManualClock` could
@@ -30,11 +28,9 @@ tests to read).
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
-from typing import TypeVar
 from urllib.parse import urlsplit
 
 import attrs
@@ -49,10 +45,7 @@ __all__ = ["CookieJar", "StoredCookie"]
 _LONGEST = timedelta(seconds=MAX_LIFETIME)
 _UTC_MIN = datetime.min.replace(tzinfo=timezone.utc)
 _UTC_MAX = datetime.max.replace(tzinfo=timezone.utc)
-# RFC 6265 section 5.2.2: an optional "-", then digits; nothing else.
-_DELTA_SECONDS = re.compile(r"-?[0-9]+")
 _OWS = " \t"
-_T = TypeVar("_T")
 
 
 @attrs.frozen(kw_only=True)
@@ -111,60 +104,6 @@ def default_path(request_path: str) -> str:
     return request_path[: request_path.rindex("/")]
 
 
-def _attributes(field: str) -> list[tuple[str, str]]:
-    """The attributes of a ``Set-Cookie`` field, in order, as (lower-case
-    name, value) pairs; an attribute without ``=`` has the value ``""``.
-    They are split as :func:`~sessions.cookies.parse_set_cookie` splits
-    them."""
-    found: list[tuple[str, str]] = []
-    for chunk in field.split(";")[1:]:
-        key, _, value = chunk.partition("=")
-        key = key.strip(_OWS).lower()
-        if key:
-            found.append((key, value.strip(_OWS)))
-    return found
-
-
-def _without_max_age(field: str) -> str:
-    """``field`` without its ``Max-Age`` attributes."""
-    first, *rest = field.split(";")
-    kept = [
-        chunk
-        for chunk in rest
-        if chunk.partition("=")[0].strip(_OWS).lower() != "max-age"
-    ]
-    return ";".join([first, *kept])
-
-
-def _last_valid(
-    attributes: list[tuple[str, str]], name: str, read: Callable[[str], _T | None]
-) -> _T | None:
-    """What ``read`` makes of the last attribute ``name`` it can read
-    (``None`` when it reads none): an attribute with an invalid value is
-    ignored, and the one before it stands (RFC 6265 section 5.2)."""
-    for key, value in reversed(attributes):
-        if key == name:
-            result = read(value)
-            if result is not None:
-                return result
-    return None
-
-
-def _delta_seconds(text: str) -> int | None:
-    """A ``Max-Age`` value, capped to 400 days as browsers cap it; ``None``
-    when it is not one. Zero or less means "expired already"."""
-    if _DELTA_SECONDS.fullmatch(text) is None:
-        return None
-    if text.startswith("-"):
-        return 0
-    digits = text.lstrip("0")
-    # Read only what can matter: a number of thousands of digits is both
-    # past the cap and past what int() agrees to convert.
-    if len(digits) > len(str(MAX_LIFETIME)):
-        return MAX_LIFETIME
-    return min(int(digits or "0"), MAX_LIFETIME)
-
-
 def _expires_text(text: str) -> datetime | None:
     """An ``Expires`` date in UTC; ``None`` when it cannot be read."""
     try:
@@ -181,10 +120,17 @@ def _expires_text(text: str) -> datetime | None:
         return _UTC_MIN if moment.year == 1 else _UTC_MAX
 
 
-def _domain_value(text: str) -> str | None:
-    """A ``Domain`` value, lower-case and without a leading dot; ``None``
-    when it is empty, which RFC 6265 section 5.2.3 says to ignore."""
-    return text.lstrip(".").lower() or None
+def _last_expires(field: str) -> datetime | None:
+    """The last ``Expires`` date of a ``Set-Cookie`` field that can be read;
+    an unreadable one is ignored, so an earlier one stands (RFC 6265
+    section 5.2). ``None`` without one."""
+    for chunk in reversed(field.split(";")[1:]):
+        key, _, value = chunk.partition("=")
+        if key.strip(_OWS).lower() == "expires":
+            moment = _expires_text(value.strip(_OWS))
+            if moment is not None:
+                return moment
+    return None
 
 
 class CookieJar:
@@ -217,29 +163,21 @@ class CookieJar:
         host = (parts.hostname or "").lower()
         secure = parts.scheme in ("https", "wss")
         for field in set_cookie_fields:
-            # The jar reads Max-Age itself (see _expiry), and leaves it out
-            # of what the parser sees: the parser hands a Max-Age of more
-            # than 4,300 digits to int(), which refuses it with ValueError.
             try:
-                parsed = parse_set_cookie(_without_max_age(field))
+                parsed = parse_set_cookie(field)
             except ValueError:
                 continue  # no name=value pair: ignored, as a browser does
-            self._store(parsed, _attributes(field), host, parts.path or "/", secure)
+            self._store(parsed, field, host, parts.path or "/", secure)
 
     def _store(
-        self,
-        cookie: SetCookie,
-        attributes: list[tuple[str, str]],
-        host: str,
-        path: str,
-        secure: bool,
+        self, cookie: SetCookie, field: str, host: str, path: str, secure: bool
     ) -> None:
         """The storage model of RFC 6265bis section 5.7, step by step."""
         now = self.clock()
-        expires = self._expiry(attributes, now)
+        expires = self._expiry(cookie, field, now)
 
-        domain = _last_valid(attributes, "domain", _domain_value)
-        if domain is not None:
+        domain = (cookie.domain or "").lstrip(".").lower()
+        if domain:
             if not domain_matches(host, domain):
                 return  # a cookie for another site
             host_only = False
@@ -309,16 +247,15 @@ class CookieJar:
             self._cookies[key] = (arrival, kept)
 
     @staticmethod
-    def _expiry(attributes: list[tuple[str, str]], now: datetime) -> datetime | None:
-        """When the cookie expires: the last valid ``Max-Age`` first, then
-        the last valid ``Expires``, never more than 400 days away; ``None``
-        for a session cookie."""
-        max_age = _last_valid(attributes, "max-age", _delta_seconds)
-        if max_age is not None:
-            if max_age <= 0:
+    def _expiry(cookie: SetCookie, field: str, now: datetime) -> datetime | None:
+        """When the cookie expires: its ``Max-Age`` first, then the last
+        readable ``Expires``, never more than 400 days away; ``None`` for a
+        session cookie."""
+        if cookie.max_age is not None:
+            if cookie.max_age <= 0:
                 return _UTC_MIN
-            return now + timedelta(seconds=max_age)
-        moment = _last_valid(attributes, "expires", _expires_text)
+            return now + timedelta(seconds=min(cookie.max_age, MAX_LIFETIME))
+        moment = _last_expires(field)
         if moment is not None:
             return min(moment, now + _LONGEST)
         return None

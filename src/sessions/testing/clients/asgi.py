@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any, TypeAlias
 from urllib.parse import unquote, urlsplit
 
-from sessions.testing.clients._base import LoopClient, Request
+from sessions.testing.clients._base import METHODS_WITH_BODY, LoopClient, Request
 
 __all__ = ["ASGIClient"]
 
@@ -91,7 +91,7 @@ class ASGIClient(LoopClient):
         headers = list(request.headers)
         if not any(name.lower() == "host" for name, _ in headers):
             headers.insert(0, ("host", parts.netloc))
-        if request.body or request.method in ("POST", "PUT", "PATCH"):
+        if request.body or request.method in METHODS_WITH_BODY:
             headers.append(("content-length", str(len(request.body))))
         path = parts.path or "/"
         return {

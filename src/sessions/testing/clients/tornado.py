@@ -31,11 +31,9 @@ from tornado.httputil import HTTPHeaders
 from tornado.testing import bind_unused_port
 from tornado.web import Application
 
-from sessions.testing.clients._base import LoopClient, Request
+from sessions.testing.clients._base import METHODS_WITH_BODY, LoopClient, Request
 
 __all__ = ["TornadoClient"]
-
-_WITH_BODY = ("POST", "PUT", "PATCH")
 
 
 class TornadoClient(LoopClient):
@@ -88,7 +86,7 @@ class TornadoClient(LoopClient):
                 request.url,
                 method=request.method,
                 headers=headers,
-                body=body if body or request.method in _WITH_BODY else None,
+                body=body if body or request.method in METHODS_WITH_BODY else None,
                 follow_redirects=False,
                 allow_nonstandard_methods=True,
                 request_timeout=self.request_timeout,

@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes, urlsplit
 
-from sessions.testing.clients._base import Client, Request
+from sessions.testing.clients._base import METHODS_WITH_BODY, Client, Request
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
@@ -86,7 +86,7 @@ class WSGIClient(Client):
             "wsgi.multiprocess": False,
             "wsgi.run_once": False,
         }
-        if request.body or request.method in ("POST", "PUT", "PATCH"):
+        if request.body or request.method in METHODS_WITH_BODY:
             environ["CONTENT_LENGTH"] = str(len(request.body))
         for name, value in request.headers:
             key = name.upper().replace("-", "_")
