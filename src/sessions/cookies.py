@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from email.utils import formatdate
+from datetime import datetime, timezone
+from email.utils import formatdate, parsedate_to_datetime
 from typing import Literal
 
 import attrs
@@ -27,6 +28,7 @@ __all__ = [
     "is_cookie_value",
     "is_token",
     "parse_cookie_header",
+    "parse_expires",
     "parse_set_cookie",
     "render_set_cookie",
 ]
@@ -215,12 +217,34 @@ def _saturated_int(digits: str) -> int:
     return -value if negative else value
 
 
+_UTC_MIN = datetime.min.replace(tzinfo=timezone.utc)
+_UTC_MAX = datetime.max.replace(tzinfo=timezone.utc)
+
+
+def parse_expires(text: str) -> datetime | None:
+    """An ``Expires`` attribute's date, in UTC; ``None`` when it cannot be
+    read. A date without a zone counts as UTC; one so near year 1 or 9999
+    that its zone moves it out of range is the earliest or latest moment."""
+    try:
+        moment = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError:
+        return _UTC_MIN if moment.year == 1 else _UTC_MAX
+
+
 def parse_set_cookie(header: str) -> SetCookie:
     """Parse a ``Set-Cookie`` header value (RFC 6265 section 5.2, leniently).
 
     Unknown attributes are ignored; when an attribute repeats, the last one
-    wins. A ``Max-Age`` that is not an integer, and a ``Domain`` that is
-    empty, are ignored, so an earlier valid one stands. A ``Max-Age`` too
+    wins. A ``Max-Age`` that is not an integer, an ``Expires`` that
+    :func:`parse_expires` cannot read and a ``Domain`` that is empty are
+    ignored, so an earlier valid one stands (``expires`` keeps the text of
+    the last readable date). A ``Max-Age`` too
     long for a 64-bit integer counts as the largest (or, negative, the
     smallest) one.
 
@@ -247,6 +271,8 @@ def parse_set_cookie(header: str) -> SetCookie:
                 max_age = _saturated_int(text)
             continue
         if key == "domain" and not text:
+            continue
+        if key == "expires" and (text is None or parse_expires(text) is None):
             continue
         found[key] = text
     return SetCookie(

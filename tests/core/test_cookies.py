@@ -3,6 +3,7 @@ and rendering that round-trips and can never inject a header."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ from sessions.cookies import (
     is_cookie_value,
     is_token,
     parse_cookie_header,
+    parse_expires,
     parse_set_cookie,
     render_set_cookie,
 )
@@ -395,3 +397,11 @@ def test_a_max_age_of_any_length_parses_clamped_to_64_bits(
     raw: str, max_age: int
 ) -> None:
     assert parse_set_cookie(f"sid=v; Max-Age={raw}").max_age == max_age
+
+
+def test_an_unreadable_expires_leaves_the_earlier_readable_one() -> None:
+    readable = "Wed, 01 Jan 2031 00:00:00 GMT"
+    parsed = parse_set_cookie(f"sid=v; Expires={readable}; Expires=soon")
+    assert parsed.expires == readable
+    assert parse_set_cookie("sid=v; Expires=soon").expires is None
+    assert parse_expires(readable) == datetime(2031, 1, 1, tzinfo=timezone.utc)

@@ -10,9 +10,8 @@ of the RFC; ``Secure`` cookies travel over ``https`` only, and arrive over
 it only, and plain ``http`` cannot overwrite or shadow them; the
 ``__Secure-`` and ``__Host-`` name prefixes are enforced; lifetimes are
 capped at 400 days. Each ``Set-Cookie`` field is read by the library's own
-:func:`~sessions.cookies.parse_set_cookie`, except ``Expires``: that parser
-keeps the text of the last one, readable or not, so the jar looks for the
-last date :func:`email.utils.parsedate_to_datetime` can read.
+:func:`~sessions.cookies.parse_set_cookie`, and its ``Expires`` date by
+:func:`~sessions.cookies.parse_expires`.
 
 Why not :class:`http.cookiejar.CookieJar`: it reads the system clock
 itself, so a test that moves a :class:`~sessions.testing.ManualClock` could
@@ -30,13 +29,12 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta, timezone
-from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 import attrs
 
 from sessions.config import MAX_LIFETIME
-from sessions.cookies import SetCookie, parse_set_cookie
+from sessions.cookies import SetCookie, parse_expires, parse_set_cookie
 from sessions.cycle import path_matches
 from sessions.runner import utc_now
 
@@ -44,8 +42,6 @@ __all__ = ["CookieJar", "StoredCookie"]
 
 _LONGEST = timedelta(seconds=MAX_LIFETIME)
 _UTC_MIN = datetime.min.replace(tzinfo=timezone.utc)
-_UTC_MAX = datetime.max.replace(tzinfo=timezone.utc)
-_OWS = " \t"
 
 
 @attrs.frozen(kw_only=True)
@@ -102,35 +98,6 @@ def default_path(request_path: str) -> str:
     if not request_path.startswith("/") or request_path.count("/") == 1:
         return "/"
     return request_path[: request_path.rindex("/")]
-
-
-def _expires_text(text: str) -> datetime | None:
-    """An ``Expires`` date in UTC; ``None`` when it cannot be read."""
-    try:
-        moment = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    try:
-        return moment.astimezone(timezone.utc)
-    except OverflowError:
-        # A moment near year 1 or 9999 whose offset moves it past the end
-        # of what datetime holds: as early, or as late, as it can be.
-        return _UTC_MIN if moment.year == 1 else _UTC_MAX
-
-
-def _last_expires(field: str) -> datetime | None:
-    """The last ``Expires`` date of a ``Set-Cookie`` field that can be read;
-    an unreadable one is ignored, so an earlier one stands (RFC 6265
-    section 5.2). ``None`` without one."""
-    for chunk in reversed(field.split(";")[1:]):
-        key, _, value = chunk.partition("=")
-        if key.strip(_OWS).lower() == "expires":
-            moment = _expires_text(value.strip(_OWS))
-            if moment is not None:
-                return moment
-    return None
 
 
 class CookieJar:
@@ -255,9 +222,10 @@ class CookieJar:
             if cookie.max_age <= 0:
                 return _UTC_MIN
             return now + timedelta(seconds=min(cookie.max_age, MAX_LIFETIME))
-        moment = _last_expires(field)
-        if moment is not None:
-            return min(moment, now + _LONGEST)
+        if cookie.expires is not None:
+            moment = parse_expires(cookie.expires)
+            if moment is not None:
+                return min(moment, now + _LONGEST)
         return None
 
     # -- what the browser sends --------------------------------------------------
