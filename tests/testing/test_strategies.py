@@ -132,50 +132,39 @@ SESSION_OPTIONS = [field.name for field in attrs.fields(SessionConfig)]
 COOKIE_OPTIONS = [field.name for field in attrs.fields(CookieOptions)]
 
 
-def pins(
-    data: st.DataObject, source: object, names: list[str], first: str
-) -> dict[str, Any]:
-    """Option ``first`` and some others of ``names``, each with its value in
-    ``source``: given as is, or as a strategy that draws it."""
-    chosen = {first} | data.draw(st.sets(st.sampled_from(names), max_size=3))
-    return {
+@per_option
+@pytest.mark.parametrize(
+    ("strategy", "option"),
+    [
+        pytest.param(strategy, name, id=f"{strategy.__name__}-{name}")
+        for strategy, names in [
+            (sst.session_configs, SESSION_OPTIONS),
+            (sst.cookie_options, COOKIE_OPTIONS),
+        ]
+        for name in names
+    ],
+)
+@given(data=st.data())
+def test_pinning_any_valid_value_draws_only_valid_options(
+    strategy: Callable[..., st.SearchStrategy[Any]], option: str, data: st.DataObject
+) -> None:
+    # Values taken from one valid configuration always fit together, so
+    # pinning any of them leaves a valid configuration to draw. Pinned:
+    # ``option`` and a few others, each as is or as a strategy that draws it.
+    source = data.draw(strategy(), label="source")
+    options = [field.name for field in attrs.fields(type(source))]
+    chosen = {option} | data.draw(st.sets(st.sampled_from(options), max_size=3))
+    pinned = {
         name: st.just(getattr(source, name))
         if data.draw(st.booleans())
         else getattr(source, name)
         for name in sorted(chosen)
     }
 
-
-@per_option
-@pytest.mark.parametrize("option", SESSION_OPTIONS)
-@given(data=st.data())
-def test_pinning_any_valid_value_draws_only_valid_configurations(
-    option: str, data: st.DataObject
-) -> None:
-    # Values taken from one valid configuration always fit together, so
-    # pinning any of them leaves a valid configuration to draw.
-    source = data.draw(sst.session_configs(), label="source")
-    pinned = pins(data, source, SESSION_OPTIONS, option)
-
-    config = data.draw(sst.session_configs(**pinned), label="config")
+    drawn = data.draw(strategy(**pinned), label="drawn")
 
     for name in pinned:
-        assert getattr(config, name) == getattr(source, name), name
-
-
-@per_option
-@pytest.mark.parametrize("option", COOKIE_OPTIONS)
-@given(data=st.data())
-def test_pinning_any_valid_cookie_option_draws_only_valid_options(
-    option: str, data: st.DataObject
-) -> None:
-    source = data.draw(sst.cookie_options(), label="source")
-    pinned = pins(data, source, COOKIE_OPTIONS, option)
-
-    cookie = data.draw(sst.cookie_options(**pinned), label="cookie")
-
-    for name in pinned:
-        assert getattr(cookie, name) == getattr(source, name), name
+        assert getattr(drawn, name) == getattr(source, name), name
 
 
 @configs_and
@@ -309,11 +298,14 @@ def test_an_option_the_configuration_lacks_is_a_type_error() -> None:
 
 # -- cookie headers -----------------------------------------------------------------
 
+# Configurations whose cookie covers "/", the path decision() requests.
+CONFIGS_ON_ROOT = sst.session_configs(cookie=sst.cookie_options(path="/"))
+
 
 @configs_and
 @given(data=st.data())
 def test_a_valid_header_verifies_and_is_looked_up(data: st.DataObject) -> None:
-    config = data.draw(sst.session_configs(cookie=sst.cookie_options(path="/")))
+    config = data.draw(CONFIGS_ON_ROOT)
     drawn = data.draw(sst.valid_cookie_headers(config))
 
     assert drawn.kind == "valid"
@@ -326,7 +318,7 @@ def test_a_valid_header_verifies_and_is_looked_up(data: st.DataObject) -> None:
 @configs_and
 @given(data=st.data())
 def test_a_tampered_header_never_verifies(data: st.DataObject) -> None:
-    config = data.draw(sst.session_configs(cookie=sst.cookie_options(path="/")))
+    config = data.draw(CONFIGS_ON_ROOT)
     drawn = data.draw(sst.tampered_cookie_headers(config))
 
     assert drawn.kind == "tampered"
@@ -340,7 +332,7 @@ def test_a_tampered_header_never_verifies(data: st.DataObject) -> None:
 def test_a_hostile_header_never_verifies_and_fits_a_header(
     data: st.DataObject,
 ) -> None:
-    config = data.draw(sst.session_configs(cookie=sst.cookie_options(path="/")))
+    config = data.draw(CONFIGS_ON_ROOT)
     drawn = data.draw(sst.hostile_cookie_headers(config))
     header = drawn.header
 

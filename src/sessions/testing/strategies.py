@@ -35,6 +35,8 @@ rejected, and hypothesis draws again.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import string
 import weakref
 from collections.abc import Callable
@@ -46,7 +48,7 @@ from hypothesis import reject
 from hypothesis import strategies as st
 
 from sessions.config import MAX_LIFETIME, CookieOptions, SessionConfig
-from sessions.cookies import cookie_values
+from sessions.cookies import cookie_values, is_cookie_value, is_token
 from sessions.cycle import RequestFacts, path_matches
 from sessions.errors import ConfigError
 from sessions.ids import check_session_id
@@ -54,6 +56,8 @@ from sessions.signing import IdSigner
 
 __all__ = [
     "COOKIE_OCTETS",
+    "DEFAULT_MAX_HEADER_SIZE",
+    "HUGE",
     "TOKEN_CHARACTERS",
     "CookieHeader",
     "cookie_names",
@@ -74,18 +78,18 @@ __all__ = [
 
 _T = TypeVar("_T")
 
-TOKEN_CHARACTERS = "!#$%&'*+-.^_`|~" + string.digits + string.ascii_letters
+_VISIBLE_ASCII = "".join(map(chr, range(0x21, 0x7F)))
+
+TOKEN_CHARACTERS = "".join(filter(is_token, _VISIBLE_ASCII))
 """The HTTP token characters: what cookie names and session ids are made of."""
 
-COOKIE_OCTETS = "".join(
-    chr(code) for code in range(0x21, 0x7F) if chr(code) not in '",;\\'
-)
+COOKIE_OCTETS = "".join(filter(is_cookie_value, _VISIBLE_ASCII))
 """The characters an RFC 6265 cookie value may hold unquoted."""
 
 _BASE64URL = string.ascii_letters + string.digits + "-_"
 # Every character an HTTP field value may carry, as a server hands it over
-# (bytes as Latin-1): tab, visible ASCII and space, and the bytes 0x80-0xFF.
-_ASCII_FIELD_CHARACTERS = "\t" + "".join(map(chr, range(0x20, 0x7F)))
+# (bytes as Latin-1): tab, space and visible ASCII, and the bytes 0x80-0xFF.
+_ASCII_FIELD_CHARACTERS = "\t " + _VISIBLE_ASCII
 _FIELD_CHARACTERS = _ASCII_FIELD_CHARACTERS + "".join(map(chr, range(0x80, 0x100)))
 _OWS = " \t"
 
@@ -205,15 +209,35 @@ def _finish(
         raise
 
 
-def _as_seconds(value: object) -> int | None:
-    """A pinned duration in seconds; ``None`` when it is not one (the
-    configuration then refuses it)."""
-    if isinstance(value, timedelta):
-        total = value.total_seconds()
-        return int(total) if total == int(total) else None
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    return None
+def _draw_free(
+    draw: st.DrawFn,
+    options: dict[str, Any],
+    free: dict[str, Callable[[], st.SearchStrategy[Any]]],
+) -> None:
+    """Draw, in order, each option of ``free`` that ``options`` lacks."""
+    for name, strategy in free.items():
+        if name not in options:
+            options[name] = draw(strategy())
+
+
+def _as_seconds(option: str, value: object) -> int | None:
+    """A pinned duration of :class:`~sessions.SessionConfig` as the
+    configuration reads it: whole seconds, from 1 second to 400 days.
+    ``None`` for ``None`` and for a value it refuses (building the
+    configuration then raises)."""
+    read = getattr(attrs.fields(SessionConfig), option).converter
+    try:
+        seconds: int | None = read(value)
+    except ConfigError:
+        return None
+    return seconds
+
+
+def _durations(*, longer_than: int | None = None) -> st.SearchStrategy[int]:
+    """Whole seconds up to 400 days, longer than ``longer_than`` where that
+    fits."""
+    least = 1 if longer_than is None else min(longer_than + 1, MAX_LIFETIME)
+    return st.integers(min_value=least, max_value=MAX_LIFETIME)
 
 
 # -- configurations -----------------------------------------------------------------
@@ -292,18 +316,19 @@ def _cookie_options(draw: st.DrawFn, /, **pinned: object) -> CookieOptions:
     same_sites: list[str | None] = ["strict", "lax", "auto", None]
     if can_be_secure:
         same_sites.append("none")
-    unpinned: dict[str, Callable[[], st.SearchStrategy[Any]]] = {
-        "path": cookie_paths,
-        "domain": lambda: st.none() | domains(),
-        "http_only": st.booleans,
-        "same_site": lambda: st.sampled_from(same_sites),
-        "max_age": lambda: _seconds(optional=True),
-        "partitioned": lambda: st.booleans() if can_be_secure else st.just(False),
-        "priority": lambda: st.sampled_from([None, "low", "medium", "high"]),
-    }
-    for name, strategy in unpinned.items():
-        if name not in options:
-            options[name] = draw(strategy())
+    _draw_free(
+        draw,
+        options,
+        {
+            "path": cookie_paths,
+            "domain": lambda: st.none() | domains(),
+            "http_only": st.booleans,
+            "same_site": lambda: st.sampled_from(same_sites),
+            "max_age": lambda: st.none() | _durations(),
+            "partitioned": lambda: st.booleans() if can_be_secure else st.just(False),
+            "priority": lambda: st.sampled_from([None, "low", "medium", "high"]),
+        },
+    )
     return _finish(CookieOptions, options, chosen, _ROOMY_COOKIE)
 
 
@@ -336,11 +361,6 @@ def secret_lists() -> st.SearchStrategy[list[str | bytes]]:
         st.binary(min_size=1, max_size=40),
     )
     return st.lists(secret, min_size=1, max_size=3)
-
-
-def _seconds(*, optional: bool) -> st.SearchStrategy[int | None]:
-    seconds = st.integers(min_value=1, max_value=MAX_LIFETIME)
-    return st.none() | seconds if optional else seconds
 
 
 def session_configs(**pinned: object) -> st.SearchStrategy[SessionConfig]:
@@ -404,9 +424,8 @@ def _cookie_needs(name: object, touch_after: int | None) -> dict[str, object]:
         needs["secure"] = True
     if prefix.startswith("__host-"):
         needs.update(path="/", domain=None)
-    if touch_after is not None and 0 < touch_after < MAX_LIFETIME:
-        longer = st.integers(min_value=touch_after + 1, max_value=MAX_LIFETIME)
-        needs["max_age"] = st.none() | longer
+    if touch_after is not None:
+        needs["max_age"] = st.none() | _durations(longer_than=touch_after)
     return needs
 
 
@@ -426,37 +445,35 @@ def _session_configs(
             if not (name == "cookie" and cookie_pins is not None)
         },
     )
-    touch_after = _as_seconds(chosen.get("touch_after"))
-    if "cookie" not in chosen:
+    touch_after = _as_seconds("touch_after", chosen.get("touch_after"))
+    options = dict(chosen)
+    if "cookie" not in options:
         needs = _cookie_needs(chosen.get("name"), touch_after)
-        cookie = draw(_cookie_options(**{**needs, **(cookie_pins or {})}))
-        if cookie_pins is not None:
-            chosen["cookie"] = cookie
-    else:
-        cookie = chosen["cookie"]
-    options = {**chosen, "cookie": cookie}
+        options["cookie"] = draw(_cookie_options(**{**needs, **(cookie_pins or {})}))
+        if cookie_pins is not None:  # drawn from a pinned strategy
+            chosen["cookie"] = options["cookie"]
+    cookie = options["cookie"]
 
-    if "name" not in options:
-        fitting = cookie if isinstance(cookie, CookieOptions) else None
-        options["name"] = draw(cookie_names(fitting))
-    if "secret" not in options:
-        options["secret"] = draw(secret_lists())
-    for flag in ("trust_proxy", "rolling", "resave", "save_uninitialized"):
-        if flag not in options:
-            options[flag] = draw(st.booleans())
-    if "unset" not in options:
-        options["unset"] = draw(st.sampled_from(["keep", "destroy"]))
-    if "store_outage" not in options:
-        options["store_outage"] = draw(st.sampled_from(["fail", "read_only"]))
-    if "idle_timeout" not in options:
-        # Longer than a pinned touch_after (one of 400 days is refused
-        # anyway, alone: no idle_timeout can be longer).
-        shortest = 1 if touch_after is None else min(touch_after + 1, MAX_LIFETIME)
-        options["idle_timeout"] = draw(
-            st.integers(min_value=max(shortest, 1), max_value=MAX_LIFETIME)
-        )
-    if "absolute_timeout" not in options:
-        options["absolute_timeout"] = draw(_seconds(optional=True))
+    _draw_free(
+        draw,
+        options,
+        {
+            "name": lambda: cookie_names(
+                cookie if isinstance(cookie, CookieOptions) else None
+            ),
+            "secret": secret_lists,
+            "trust_proxy": st.booleans,
+            "rolling": st.booleans,
+            "resave": st.booleans,
+            "save_uninitialized": st.booleans,
+            "unset": lambda: st.sampled_from(["keep", "destroy"]),
+            "store_outage": lambda: st.sampled_from(["fail", "read_only"]),
+            # Longer than a pinned touch_after (one of 400 days is refused
+            # anyway, alone: no idle_timeout can be longer).
+            "idle_timeout": lambda: _durations(longer_than=touch_after),
+            "absolute_timeout": lambda: st.none() | _durations(),
+        },
+    )
     if "touch_after" not in options:
         options["touch_after"] = draw(_touch_after(options["idle_timeout"], cookie))
     return _finish(SessionConfig, options, chosen, _ROOMY_SESSION)
@@ -464,7 +481,7 @@ def _session_configs(
 
 def _touch_after(idle_timeout: object, cookie: object) -> st.SearchStrategy[int | None]:
     """``touch_after`` values shorter than the session's lifetime."""
-    seconds = _as_seconds(idle_timeout)
+    seconds = _as_seconds("idle_timeout", idle_timeout)
     if seconds is None or not isinstance(cookie, CookieOptions):
         return st.none()  # pinned to something odd: leave the check to the config
     shortest = seconds
@@ -591,8 +608,16 @@ def valid_cookie_headers(
     )
 
 
-def _other_character(draw: st.DrawFn, alphabet: str, current: str) -> str:
-    return draw(st.sampled_from([c for c in alphabet if c != current]))
+def _changed(draw: st.DrawFn, text: str, alphabet: str) -> str:
+    """``text`` with one character replaced by another one of ``alphabet``."""
+    at = draw(st.integers(min_value=0, max_value=len(text) - 1))
+    other = draw(st.sampled_from([c for c in alphabet if c != text[at]]))
+    return f"{text[:at]}{other}{text[at + 1 :]}"
+
+
+def _shortened(draw: st.DrawFn, text: str) -> str:
+    """``text`` cut short by one character or more."""
+    return text[: draw(st.integers(min_value=0, max_value=len(text) - 1))]
 
 
 def _tamper(draw: st.DrawFn, config: SessionConfig, session_id: str, value: str) -> str:
@@ -621,22 +646,16 @@ def _tamper(draw: st.DrawFn, config: SessionConfig, session_id: str, value: str)
     if how == "unsigned":
         return session_id
     if how == "id character changed":
-        at = draw(st.integers(min_value=0, max_value=len(session_id) - 1))
-        changed = _other_character(draw, TOKEN_CHARACTERS, session_id[at])
-        return f"{session_id[:at]}{changed}{session_id[at + 1 :]}.{signature}"
+        return f"{_changed(draw, session_id, TOKEN_CHARACTERS)}.{signature}"
     if how == "id shortened":
-        cut = draw(st.integers(min_value=0, max_value=len(session_id) - 1))
-        return f"{session_id[:cut]}.{signature}"
+        return f"{_shortened(draw, session_id)}.{signature}"
     if how == "id extended":
         more = draw(st.text(alphabet=TOKEN_CHARACTERS, min_size=1, max_size=4))
         return f"{session_id}{more}.{signature}"
     if how == "signature character changed":
-        at = draw(st.integers(min_value=0, max_value=len(signature) - 1))
-        changed = _other_character(draw, alphabet, signature[at])
-        return f"{session_id}.{signature[:at]}{changed}{signature[at + 1 :]}"
+        return f"{session_id}.{_changed(draw, signature, alphabet)}"
     if how == "signature truncated":
-        cut = draw(st.integers(min_value=0, max_value=len(signature) - 1))
-        return f"{session_id}.{signature[:cut]}"
+        return f"{session_id}.{_shortened(draw, signature)}"
     if how == "signature extended":
         return value + draw(st.text(alphabet=alphabet, min_size=1, max_size=4))
     if how == "signature case swapped" and signature.swapcase() != signature:
@@ -697,11 +716,13 @@ def tampered_cookie_headers(
 
 @st.composite
 def _lookalikes(draw: st.DrawFn) -> str:
-    """Text in the shape of a signed id, with a signature nobody made."""
+    """Text in the shape of a signed id: an id, a ``.`` and the base64 text of
+    an HMAC-SHA256 digest nobody computed."""
     session_id = draw(st.text(alphabet=TOKEN_CHARACTERS, min_size=1, max_size=16))
-    signature = draw(st.text(alphabet=_BASE64URL, min_size=42, max_size=42))
-    last = draw(st.sampled_from("AEIMQUYcgkosw048"))
-    return f"{session_id}.{signature}{last}"
+    size = hashlib.sha256().digest_size
+    digest = draw(st.binary(min_size=size, max_size=size))
+    signature = base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+    return f"{session_id}.{signature}"
 
 
 def _field_text(
@@ -825,13 +846,7 @@ def _hostile_cookie_headers(
         header = separator.join(chunks)
     elif shape == "huge":
         # No spaces or tabs, so that nothing is stripped off the ends.
-        piece = draw(
-            st.text(
-                alphabet=[c for c in _ASCII_FIELD_CHARACTERS if c not in _OWS],
-                min_size=1,
-                max_size=64,
-            )
-        )
+        piece = draw(st.text(alphabet=_VISIBLE_ASCII, min_size=1, max_size=64))
         size = draw(st.integers(min_value=HUGE, max_value=max_size))
         header = (piece * (size // len(piece) + 1))[:size]
     else:
