@@ -20,12 +20,50 @@ from sessions.cookies import Priority, SameSite, is_token, render_set_cookie
 from sessions.errors import ConfigError
 from sessions.ids import new_session_id
 
-__all__ = ["MAX_LIFETIME", "CookieOptions", "SessionConfig"]
+__all__ = [
+    "MAX_LIFETIME",
+    "PRIORITY_VALUES",
+    "SAME_SITE_VALUES",
+    "SECURE_VALUES",
+    "STORE_OUTAGE_VALUES",
+    "UNSET_VALUES",
+    "CookieOptions",
+    "SessionConfig",
+    "name_prefix_needs",
+    "session_lifetime",
+]
 
 SecureOption: TypeAlias = bool | Literal["auto"]
 SameSiteOption: TypeAlias = Literal["strict", "lax", "none", "auto"] | None
 PriorityOption: TypeAlias = Literal["low", "medium", "high"] | None
 Duration: TypeAlias = int | timedelta
+
+# The values each option with a fixed set of choices accepts.
+SECURE_VALUES: tuple[SecureOption, ...] = (True, False, "auto")
+SAME_SITE_VALUES: tuple[SameSiteOption, ...] = ("strict", "lax", "none", "auto", None)
+PRIORITY_VALUES: tuple[PriorityOption, ...] = ("low", "medium", "high", None)
+UNSET_VALUES: tuple[Literal["keep", "destroy"], ...] = ("keep", "destroy")
+STORE_OUTAGE_VALUES: tuple[Literal["fail", "read_only"], ...] = ("fail", "read_only")
+
+
+def name_prefix_needs(name: str) -> dict[str, object]:
+    """The cookie attributes the prefix of the cookie ``name`` requires
+    (RFC 6265bis section 4.1.3): ``__Secure-`` needs ``secure=True``, and
+    ``__Host-`` also ``path="/"`` and no ``domain``; other names need
+    nothing. Browsers drop a cookie whose attributes fall short."""
+    lowered = name.lower()
+    if lowered.startswith("__host-"):
+        return {"secure": True, "path": "/", "domain": None}
+    if lowered.startswith("__secure-"):
+        return {"secure": True}
+    return {}
+
+
+def session_lifetime(idle_timeout: int, max_age: int | None) -> int:
+    """How long a session lasts unused, in seconds: ``idle_timeout``, or
+    the cookie's ``max_age`` when that is shorter."""
+    return idle_timeout if max_age is None else min(idle_timeout, max_age)
+
 
 _DOMAIN = re.compile(
     r"\.?[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -164,11 +202,11 @@ class CookieOptions:
         default=True, validator=_check_bool("cookie.http_only")
     )
     secure: SecureOption = attrs.field(
-        default="auto", validator=_one_of("cookie.secure", (True, False, "auto"))
+        default="auto", validator=_one_of("cookie.secure", SECURE_VALUES)
     )
     same_site: SameSiteOption = attrs.field(
         default="lax",
-        validator=_one_of("cookie.same_site", ("strict", "lax", "none", "auto", None)),
+        validator=_one_of("cookie.same_site", SAME_SITE_VALUES),
     )
     max_age: int | None = attrs.field(default=None, converter=_optional_max_age)
     partitioned: bool = attrs.field(
@@ -176,7 +214,7 @@ class CookieOptions:
     )
     priority: PriorityOption = attrs.field(
         default=None,
-        validator=_one_of("cookie.priority", ("low", "medium", "high", None)),
+        validator=_one_of("cookie.priority", PRIORITY_VALUES),
     )
 
     def __attrs_post_init__(self) -> None:
@@ -340,7 +378,7 @@ class SessionConfig:
         default=False, validator=_check_bool("save_uninitialized")
     )
     unset: Literal["keep", "destroy"] = attrs.field(
-        default="keep", validator=_one_of("unset", ("keep", "destroy"))
+        default="keep", validator=_one_of("unset", UNSET_VALUES)
     )
     idle_timeout: int = attrs.field(default=86400, converter=_idle_timeout)
     absolute_timeout: int | None = attrs.field(
@@ -348,22 +386,20 @@ class SessionConfig:
     )
     touch_after: int | None = attrs.field(default=None, converter=_touch_after)
     store_outage: Literal["fail", "read_only"] = attrs.field(
-        default="fail", validator=_one_of("store_outage", ("fail", "read_only"))
+        default="fail", validator=_one_of("store_outage", STORE_OUTAGE_VALUES)
     )
 
     def __attrs_post_init__(self) -> None:
         # Browsers silently drop a cookie whose name prefix promises more
         # than its attributes give (RFC 6265bis section 4.1.3).
-        prefix = self.name.lower()
+        needs = name_prefix_needs(self.name)
         cookie = self.cookie
-        if prefix.startswith(("__secure-", "__host-")) and cookie.secure is not True:
+        if needs and cookie.secure is not True:
             raise ConfigError(
                 "name",
                 f"a {self.name.split('-', 1)[0]}- cookie needs cookie.secure=True",
             )
-        if prefix.startswith("__host-") and (
-            cookie.path != "/" or cookie.domain is not None
-        ):
+        if "path" in needs and (cookie.path != "/" or cookie.domain is not None):
             raise ConfigError(
                 "name", "a __Host- cookie needs cookie.path='/' and no cookie.domain"
             )
@@ -371,9 +407,7 @@ class SessionConfig:
         # a session in steady read-only use would expire under its user.
         touch_after = self.touch_after
         if touch_after is not None:
-            shortest = self.idle_timeout
-            if cookie.max_age is not None:
-                shortest = min(shortest, cookie.max_age)
+            shortest = session_lifetime(self.idle_timeout, cookie.max_age)
             if touch_after >= shortest:
                 raise ConfigError(
                     "touch_after",

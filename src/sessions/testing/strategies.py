@@ -47,7 +47,18 @@ import attrs
 from hypothesis import reject
 from hypothesis import strategies as st
 
-from sessions.config import MAX_LIFETIME, CookieOptions, SessionConfig
+from sessions.config import (
+    MAX_LIFETIME,
+    PRIORITY_VALUES,
+    SAME_SITE_VALUES,
+    SECURE_VALUES,
+    STORE_OUTAGE_VALUES,
+    UNSET_VALUES,
+    CookieOptions,
+    SessionConfig,
+    name_prefix_needs,
+    session_lifetime,
+)
 from sessions.cookies import cookie_values, is_cookie_value, is_token
 from sessions.cycle import RequestFacts, path_matches
 from sessions.errors import ConfigError
@@ -308,14 +319,13 @@ def _cookie_options(draw: st.DrawFn, /, **pinned: object) -> CookieOptions:
         needs_secure = options.get("same_site") == "none" or (
             options.get("partitioned") is True
         )
-        secure_values: list[object] = [True, "auto"]
-        if not needs_secure:
-            secure_values.append(False)
-        options["secure"] = draw(st.sampled_from(secure_values))
+        options["secure"] = draw(
+            st.sampled_from(
+                [v for v in SECURE_VALUES if v is not False or not needs_secure]
+            )
+        )
     can_be_secure = options["secure"] is not False
-    same_sites: list[str | None] = ["strict", "lax", "auto", None]
-    if can_be_secure:
-        same_sites.append("none")
+    same_sites = [v for v in SAME_SITE_VALUES if v != "none" or can_be_secure]
     _draw_free(
         draw,
         options,
@@ -326,14 +336,14 @@ def _cookie_options(draw: st.DrawFn, /, **pinned: object) -> CookieOptions:
             "same_site": lambda: st.sampled_from(same_sites),
             "max_age": lambda: st.none() | _durations(),
             "partitioned": lambda: st.booleans() if can_be_secure else st.just(False),
-            "priority": lambda: st.sampled_from([None, "low", "medium", "high"]),
+            "priority": lambda: st.sampled_from(PRIORITY_VALUES),
         },
     )
     return _finish(CookieOptions, options, chosen, _ROOMY_COOKIE)
 
 
 def _unprefixed(name: str) -> bool:
-    return not name.lower().startswith(("__secure-", "__host-"))
+    return not name_prefix_needs(name)
 
 
 def cookie_names(cookie: CookieOptions | None = None) -> st.SearchStrategy[str]:
@@ -347,9 +357,14 @@ def cookie_names(cookie: CookieOptions | None = None) -> st.SearchStrategy[str]:
     )
     if cookie is None or cookie.secure is not True:
         return plain
-    prefixes = ["__Secure-"]
-    if cookie.path == "/" and cookie.domain is None:
-        prefixes.append("__Host-")
+    prefixes = [
+        prefix
+        for prefix in ("__Secure-", "__Host-")
+        if all(
+            getattr(cookie, option) == value
+            for option, value in name_prefix_needs(prefix).items()
+        )
+    ]
     prefixed = st.tuples(st.sampled_from(prefixes), plain).map("".join)
     return st.one_of(plain, prefixed)
 
@@ -418,12 +433,7 @@ def _cookie_pins(cookie: object) -> dict[str, object] | None:
 def _cookie_needs(name: object, touch_after: int | None) -> dict[str, object]:
     """What the cookie options need to fit a cookie ``name`` and a
     ``touch_after`` (either may be ``None``)."""
-    needs: dict[str, object] = {}
-    prefix = name.lower() if isinstance(name, str) else ""
-    if prefix.startswith(("__secure-", "__host-")):
-        needs["secure"] = True
-    if prefix.startswith("__host-"):
-        needs.update(path="/", domain=None)
+    needs = name_prefix_needs(name) if isinstance(name, str) else {}
     if touch_after is not None:
         needs["max_age"] = st.none() | _durations(longer_than=touch_after)
     return needs
@@ -466,8 +476,8 @@ def _session_configs(
             "rolling": st.booleans,
             "resave": st.booleans,
             "save_uninitialized": st.booleans,
-            "unset": lambda: st.sampled_from(["keep", "destroy"]),
-            "store_outage": lambda: st.sampled_from(["fail", "read_only"]),
+            "unset": lambda: st.sampled_from(UNSET_VALUES),
+            "store_outage": lambda: st.sampled_from(STORE_OUTAGE_VALUES),
             # Longer than a pinned touch_after (one of 400 days is refused
             # anyway, alone: no idle_timeout can be longer).
             "idle_timeout": lambda: _durations(longer_than=touch_after),
@@ -484,9 +494,7 @@ def _touch_after(idle_timeout: object, cookie: object) -> st.SearchStrategy[int 
     seconds = _as_seconds("idle_timeout", idle_timeout)
     if seconds is None or not isinstance(cookie, CookieOptions):
         return st.none()  # pinned to something odd: leave the check to the config
-    shortest = seconds
-    if cookie.max_age is not None:
-        shortest = min(shortest, cookie.max_age)
+    shortest = session_lifetime(seconds, cookie.max_age)
     if shortest < 2:
         return st.none()
     return st.none() | st.integers(min_value=1, max_value=shortest - 1)
