@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import secrets
-import string
 import threading
 import time
 from collections.abc import Mapping
@@ -38,9 +37,7 @@ from sessions.stores.base import (
     EnumerableStore,
     Store,
 )
-
-TOKEN_CHARACTERS = "!#$%&'*+-.^_`|~" + string.digits + string.ascii_letters
-"""Every character a session id may hold (the HTTP token alphabet)."""
+from sessions.testing import strategies
 
 MILLISECOND = timedelta(milliseconds=1)
 
@@ -98,27 +95,13 @@ class RecordPlan:
         )
 
 
-_big_integers = st.integers(min_value=2**63, max_value=2**256) | st.integers(
-    min_value=-(2**256), max_value=-(2**63)
-)
-_json_scalars = (
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | _big_integers
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text()
-)
-_json_values = st.recursive(
-    _json_scalars,
-    lambda children: (
-        st.lists(children, max_size=5)
-        | st.dictionaries(st.text(max_size=10), children, max_size=5)
-    ),
-    max_leaves=25,
-)
-json_data = st.dictionaries(st.text(max_size=10), _json_values, max_size=8)
+json_data = strategies.session_data()
 """Session data: every JSON type, nested, with any text (empty included)."""
+
+session_ids = strategies.session_ids()
+"""Any id the session cookie can carry."""
+
+TOKEN_CHARACTERS = strategies.TOKEN_CHARACTERS
 
 versions = st.integers(min_value=0, max_value=2**62)
 """Record versions: a store must keep any of them, and one more."""
@@ -136,9 +119,6 @@ record_plans = st.builds(
     version=versions,
 )
 
-session_ids = st.text(alphabet=TOKEN_CHARACTERS, min_size=1, max_size=256)
-"""Any id the session cookie can carry."""
-
 EDGE_DATA: dict[str, Any] = {
     "": "",
     "empty": {"list": [], "object": {}, "text": ""},
@@ -155,7 +135,7 @@ EDGE_DATA: dict[str, Any] = {
 """Values that stores get wrong most often, all in one record."""
 
 VARIED_IDS = [
-    *TOKEN_CHARACTERS[:15],  # every punctuation character alone
+    *(c for c in TOKEN_CHARACTERS if not c.isalnum()),  # each punctuation alone
     "a",
     "A",
     "aB",
